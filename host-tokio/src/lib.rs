@@ -1,0 +1,8 @@
+//! # wacall-tokio
+//!
+//! The desktop host for `wacall-core`. It owns the side effects the core refuses to have — sockets,
+//! the clock, audio devices, storage, randomness — and drives the core's sans-IO state machines.
+//!
+//! - [`clock`]: the host's monotonic clock as the core's `Instant`.
+
+pub mod clock;
