@@ -62,11 +62,23 @@ pub struct Suite {
 }
 
 /// Every known-answer suite of the core.
-pub static SUITES: &[Suite] = &[Suite {
-    name: "hkdf-sha256 (RFC 5869)",
-    file: "own:rfc5869-hkdf-sha256.json",
-    run: hkdf_rfc5869,
-}];
+pub static SUITES: &[Suite] = &[
+    Suite {
+        name: "hkdf-sha256 (RFC 5869)",
+        file: "own:rfc5869-hkdf-sha256.json",
+        run: hkdf_rfc5869,
+    },
+    Suite {
+        name: "rtp headers (voip kats)",
+        file: "shared:voip/kats.json",
+        run: crate::rtp::kat::headers,
+    },
+    Suite {
+        name: "splitred (wacrg mlow-red-fec)",
+        file: "own:wacrg-mlow-splitred.json",
+        run: crate::red::kat::worked_examples,
+    },
+];
 
 fn fail(at: &str, what: &'static str) -> Failure {
     Failure {
