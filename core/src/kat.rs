@@ -74,6 +74,21 @@ pub static SUITES: &[Suite] = &[
         run: crate::rtp::kat::headers,
     },
     Suite {
+        name: "stun relay dialect (voip kats)",
+        file: "shared:voip/kats.json",
+        run: crate::stun::kat::relay_dialect,
+    },
+    Suite {
+        name: "stun protobuf payloads (voip kats)",
+        file: "shared:voip/kats.json",
+        run: crate::stun::proto::kat::payloads,
+    },
+    Suite {
+        name: "stun (RFC 5769)",
+        file: "own:rfc5769-stun.json",
+        run: crate::stun::kat::rfc5769,
+    },
+    Suite {
         name: "splitred (wacrg mlow-red-fec)",
         file: "own:wacrg-mlow-splitred.json",
         run: crate::red::kat::worked_examples,

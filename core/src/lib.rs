@@ -34,6 +34,7 @@
 //! - `kat` (feature `kat`): known-answer checks that run on the host and on the QEMU Cortex-M4
 //!   target alike.
 //! - [`rtp`]: WhatsApp's RTP header forms and the audio sequencer.
+//! - [`stun`]: STUN in the relay dialect: attributes, integrity, allocate / ping / binding success.
 //! - [`demux`]: STUN / RTCP / RTP classification and the group envelope.
 //! - [`red`]: the SplitRed redundancy envelope.
 //! - [`payload`]: MLow TOC routing, the Opus escape rewrite and the SID token.
@@ -49,4 +50,5 @@ pub mod kat;
 pub mod payload;
 pub mod red;
 pub mod rtp;
+pub mod stun;
 pub mod time;
