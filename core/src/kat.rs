@@ -74,6 +74,11 @@ pub static SUITES: &[Suite] = &[
         run: crate::rtp::kat::headers,
     },
     Suite {
+        name: "rtcp builders (voip kats)",
+        file: "shared:voip/kats.json",
+        run: crate::rtcp::kat::builders,
+    },
+    Suite {
         name: "stun relay dialect (voip kats)",
         file: "shared:voip/kats.json",
         run: crate::stun::kat::relay_dialect,
