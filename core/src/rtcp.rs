@@ -207,7 +207,7 @@ impl<'a> ReportBlocks<'a> {
     }
 
     /// Number of blocks left.
-    pub fn count(&self) -> usize {
+    pub fn block_count(&self) -> usize {
         self.area.len() / self.stride
     }
 
@@ -935,7 +935,7 @@ pub mod kat {
                 28,
             )) => expect_eq(
                 "rtcp.senderReport",
-                &(s, i, blocks.count()),
+                &(s, i, blocks.block_count()),
                 &(ssrc, info, 0),
             )?,
             _ => return Err(fail("rtcp.senderReport")),

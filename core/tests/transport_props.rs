@@ -162,7 +162,7 @@ proptest! {
             match r {
                 rtcp::Repr::SenderReport { blocks, .. } | rtcp::Repr::ReceiverReport { blocks, .. } => {
                     let _ = blocks.extensions().count();
-                    let _ = blocks.count();
+                    let _ = blocks.block_count();
                 }
                 rtcp::Repr::Sdes { chunks, .. } => {
                     for (_, items) in chunks {
