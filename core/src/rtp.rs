@@ -536,6 +536,21 @@ impl AudioSequencer {
     }
 }
 
+/// WhatsApp's on-the-wire size guess for an outgoing audio packet, used to pick frame sizes:
+/// header (20 bytes for an Opus-profile DTX payload, else 16) + payload + tag, where the tag is
+/// guessed at 4 bytes for DTX or payloads of at most 18 bytes and 10 otherwise. It is a ladder
+/// heuristic only; the real tag is always the relay block's `warp_mi_tag_len`.
+pub fn estimate_wire_len_bytes(payload: &[u8]) -> usize {
+    let dtx = payload::is_opus_dtx(payload);
+    let header = if dtx {
+        DTX_HEADER_LEN
+    } else {
+        SPEECH_HEADER_LEN
+    };
+    let tag = if dtx || payload.len() <= 18 { 4 } else { 10 };
+    header + payload.len() + tag
+}
+
 /// Known-answer checks against the `rtp` group of the shared `voip/kats.json`.
 #[cfg(feature = "kat")]
 pub mod kat {
@@ -583,6 +598,18 @@ pub mod kat {
             let mut out = [0u8; 32];
             let n = repr.emit(&mut out).map_err(|_| fail(name))?;
             expect_eq(name, &(n, &out[..n]), &(h, &bytes[..]))?;
+        }
+
+        // The size heuristic on a 12-byte payload, a 1-byte DTX payload and the 5-byte priming
+        // frame `90 b8 14 14 c4`.
+        let payload = hex(v, "inputs.payload")?;
+        let cases: [(&str, &[u8]); 3] = [
+            ("rtp.estimateSpeech12", &payload),
+            ("rtp.estimateDtx1", &[0x10]),
+            ("rtp.estimatePriming2", &[0x90, 0xB8, 0x14, 0x14, 0xC4]),
+        ];
+        for (name, p) in cases {
+            expect_eq(name, &(estimate_wire_len_bytes(p) as i64), &int(v, name)?)?;
         }
         Ok(())
     }
