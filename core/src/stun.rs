@@ -495,6 +495,28 @@ impl<'a> Attribute<'a> {
         })
     }
 
+    /// Length of the value this attribute emits (before padding).
+    pub fn value_len(&self) -> usize {
+        match self {
+            Attribute::Username(v)
+            | Attribute::MessageIntegrity(v)
+            | Attribute::RelayToken(v)
+            | Attribute::StreamDescriptors(v)
+            | Attribute::Software(v)
+            | Attribute::Other { value: v, .. } => v.len(),
+            Attribute::ErrorCode { reason, .. } => 4 + reason.len(),
+            Attribute::XorRelayEndpoint(a) | Attribute::XorMappedAddress(a) => {
+                if a.is_ipv4() {
+                    8
+                } else {
+                    20
+                }
+            }
+            Attribute::Priority(_) | Attribute::Fingerprint(_) => 4,
+            Attribute::IceControlled(_) | Attribute::IceControlling(_) => 8,
+        }
+    }
+
     /// The attribute type number.
     pub fn kind(&self) -> u16 {
         match self {
@@ -687,6 +709,21 @@ pub struct Repr<'r, 'a> {
 }
 
 impl Repr<'_, '_> {
+    /// Length of the message [`Repr::emit`] writes.
+    pub fn buffer_len(&self) -> usize {
+        let attrs: usize = self
+            .attributes
+            .iter()
+            .map(|a| 4 + a.value_len() + pad4(a.value_len()))
+            .sum();
+        let integrity = if self.integrity_key.is_some() {
+            4 + INTEGRITY_LEN
+        } else {
+            0
+        };
+        HEADER_LEN + attrs + integrity + if self.fingerprint { 8 } else { 0 }
+    }
+
     /// Write the message into `buf`; returns its length.
     pub fn emit(&self, buf: &mut [u8]) -> Result<usize, Error> {
         let mut b = Builder::new(buf, self.msg_type, self.transaction_id)?;

@@ -226,6 +226,7 @@ proptest! {
         };
         let mut buf = [0u8; 1024];
         let n = repr.emit(&mut buf).unwrap();
+        prop_assert_eq!(n, repr.buffer_len());
         let m = stun::Message::new_checked(&buf[..n]).unwrap();
         prop_assert_eq!((m.message_type(), m.transaction_id(), m.total_len()), (msg_type, tx, n));
         let parsed: Vec<_> = m.attributes().collect::<Result<_, _>>().unwrap();
