@@ -67,6 +67,8 @@ pub mod attr {
     pub const PRIORITY: u16 = 0x0024;
     /// WhatsApp relay token.
     pub const RELAY_TOKEN: u16 = 0x4000;
+    /// WhatsApp native sender subscription: a count byte, then big-endian SSRCs.
+    pub const NATIVE_SENDER_SUBSCRIPTION: u16 = 0x4023;
     /// WhatsApp stream descriptors (protobuf).
     pub const STREAM_DESCRIPTORS: u16 = 0x4024;
     /// SOFTWARE.
@@ -762,6 +764,19 @@ pub fn allocate_request(
     Ok(b.finish())
 }
 
+/// The value of a native sender subscription (0x4023): a count byte, then each SSRC big-endian.
+/// Returns the length written.
+pub fn native_sender_subscription(ssrcs: &[u32], out: &mut [u8]) -> Result<usize, Error> {
+    let count = u8::try_from(ssrcs.len()).map_err(|_| Error::AttributeValue)?;
+    let len = 1 + 4 * ssrcs.len();
+    let out = out.get_mut(..len).ok_or(Error::BufferTooSmall)?;
+    out[0] = count;
+    for (slot, ssrc) in out[1..].chunks_exact_mut(4).zip(ssrcs) {
+        slot.copy_from_slice(&ssrc.to_be_bytes());
+    }
+    Ok(len)
+}
+
 /// Build a WhatsApp ping: type 0x0801, empty body.
 pub fn ping(buf: &mut [u8], transaction_id: [u8; 12]) -> Result<usize, Error> {
     Ok(Builder::new(buf, msg_type::WA_PING, transaction_id)?.finish())
@@ -797,7 +812,7 @@ pub mod kat {
 
     /// The relay-dialect vectors: CRC, token TLV, XOR endpoint, the minimal allocate with and
     /// without fingerprint, the captured WASM allocate rebuilt from its decoded descriptors (and
-    /// its integrity verified), and the ping.
+    /// its integrity verified), the native sender subscription and the ping.
     pub fn relay_dialect(v: &dyn Vectors) -> Result<(), Failure> {
         let tx: [u8; 12] = hex(v, "stun.tx")?
             .try_into()
@@ -883,6 +898,12 @@ pub mod kat {
         let n = allocate_request(&mut buf, tx, &token, &descriptors, endpoint, &key)
             .map_err(|_| fail(name, "emit"))?;
         expect_eq(name, &buf[..n], &want[..])?;
+
+        let ssrc = int(v, "inputs.ssrc")? as u32;
+        let n = native_sender_subscription(&[ssrc], &mut buf)
+            .map_err(|_| fail("stun.nativeSenderSub", "emit"))?;
+        let want = hex(v, "stun.nativeSenderSub")?;
+        expect_eq("stun.nativeSenderSub", &buf[..n], &want[..])?;
 
         let n = ping(&mut buf, tx).map_err(|_| fail("stun.ping", "emit"))?;
         expect_eq("stun.ping", &buf[..n], &hex(v, "stun.ping")?[..])?;
