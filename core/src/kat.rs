@@ -62,11 +62,43 @@ pub struct Suite {
 }
 
 /// Every known-answer suite of the core.
-pub static SUITES: &[Suite] = &[Suite {
-    name: "hkdf-sha256 (RFC 5869)",
-    file: "own:rfc5869-hkdf-sha256.json",
-    run: hkdf_rfc5869,
-}];
+pub static SUITES: &[Suite] = &[
+    Suite {
+        name: "hkdf-sha256 (RFC 5869)",
+        file: "own:rfc5869-hkdf-sha256.json",
+        run: hkdf_rfc5869,
+    },
+    Suite {
+        name: "rtp headers (voip kats)",
+        file: "shared:voip/kats.json",
+        run: crate::rtp::kat::headers,
+    },
+    Suite {
+        name: "rtcp builders (voip kats)",
+        file: "shared:voip/kats.json",
+        run: crate::rtcp::kat::builders,
+    },
+    Suite {
+        name: "stun relay dialect (voip kats)",
+        file: "shared:voip/kats.json",
+        run: crate::stun::kat::relay_dialect,
+    },
+    Suite {
+        name: "stun protobuf payloads (voip kats)",
+        file: "shared:voip/kats.json",
+        run: crate::stun::proto::kat::payloads,
+    },
+    Suite {
+        name: "stun (RFC 5769)",
+        file: "own:rfc5769-stun.json",
+        run: crate::stun::kat::rfc5769,
+    },
+    Suite {
+        name: "splitred (wacrg mlow-red-fec)",
+        file: "own:wacrg-mlow-splitred.json",
+        run: crate::red::kat::worked_examples,
+    },
+];
 
 fn fail(at: &str, what: &'static str) -> Failure {
     Failure {
