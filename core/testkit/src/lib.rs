@@ -10,12 +10,14 @@
 //! - [`netsim`]: a deterministic network simulation (lossy, jittery links on a virtual clock).
 //! - [`quality`]: speech quality measures (wideband PESQ, segmental SNR, correlation) and the
 //!   speech fixtures.
+//! - [`alloc_counter`]: a counting global allocator to assert zero allocations per packet.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use wacall_core::kat::{Failure, Suite, Value, Vectors};
 
+pub mod alloc_counter;
 pub mod netsim;
 pub mod quality;
 
