@@ -25,25 +25,31 @@
 //!
 //! For every arriving packet (late ones included) the buffer records its relative transit time,
 //! arrival time minus RTP timestamp, both in 16 kHz samples, in a window of the last
-//! [`TRANSIT_WINDOW`] packets. The delay *spread* is the 95th percentile of that window minus its
-//! minimum: how much later than the fastest packet a packet can arrive, ignoring the worst 5 %.
-//! The *target* depth is the newest packet's duration plus the spread, clamped to
-//! [`Config::min_target_16k`]..=[`Config::max_target_16k`]. Reordering shows up as spread too
-//! (a packet overtaken by a later one has a larger transit time).
+//! [`TRANSIT_WINDOW`] packets. The fastest packet in the window sets the minimum transit; the
+//! delay *spread* is the window's 95th percentile minus that minimum: how much later than the
+//! fastest packet a packet can arrive, ignoring the worst 5 %. Reordering shows up as spread too
+//! (a packet overtaken by a later one has a larger transit time). The *target* is the spread
+//! clamped to [`Config::min_target_16k`]..=[`Config::max_target_16k`].
 //!
-//! The *level* is how much audio lies buffered ahead of the playout position: the end of the
-//! newest buffered packet minus the position. At each `pop`:
+//! The *playout delay* is how long after its fastest possible arrival the audio at the playout
+//! position is played: now minus the position's timestamp minus the minimum transit. A packet
+//! whose transit is within the spread has arrived once the delay reaches the target. Playout
+//! starts when the oldest buffered packet's delay reaches the target. Then, at each `pop`:
 //!
-//! - level below target with the next packet present: the buffer *stretches*, answering one
-//!   concealment quantum without advancing, so the delay grows (at most one quantum per played
-//!   packet, so that a buffer that cannot reach its target still plays);
+//! - delay below target with the next packet present: the buffer *stretches*, answering one
+//!   concealment quantum without advancing, so the delay grows by a quantum (at most one per
+//!   played packet, so the audio keeps flowing while the delay climbs);
 //! - nothing buffered at all: an *underrun*; it conceals one quantum without advancing (the
 //!   delay grows if the missing packet turns up late). If instead a later packet arrives, the
-//!   held concealment is credited against the gap, so a lost packet at the tail adds no delay;
+//!   held concealment is credited against the gap, so a lost packet at the tail or an outage
+//!   adds no lasting delay;
 //! - a gap before the next buffered packet: the packet at the position is lost; conceal up to one
 //!   quantum of the gap and advance;
-//! - when the level has stayed at least one packet above target for [`Config::shrink_period`],
+//! - when the delay has stayed at least one packet above target for [`Config::shrink_period`],
 //!   one packet is dropped (played past) to cut the delay, and the period starts again.
+//!
+//! [`JitterBuffer::level_16k`] (audio buffered ahead of the position) is reported for
+//! statistics; it does not steer anything.
 //!
 //! The RFC 3550 §6.4.1 interarrival jitter is kept alongside ([`JitterBuffer::jitter_16k`]) for
 //! reception reports; it does not steer the depth.
@@ -69,31 +75,27 @@ pub const RESYNC_AFTER: u8 = 8;
 /// Tuning of a [`JitterBuffer`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Config {
-    /// Smallest target depth, in 16 kHz samples.
+    /// Smallest target playout delay (beyond the fastest transit), in 16 kHz samples.
     pub min_target_16k: u32,
-    /// Largest target depth, in 16 kHz samples.
+    /// Largest target playout delay, in 16 kHz samples.
     pub max_target_16k: u32,
     /// Samples per concealment answer when stretching, on underrun and inside a gap; the
     /// playout's tick (320 = 20 ms) is the natural choice.
     pub conceal_quantum_16k: u32,
-    /// How long the level must stay a packet above target before one packet is dropped.
+    /// How long the delay must stay a packet above target before one packet is dropped.
     pub shrink_period: Duration,
-    /// Longest wait for the target depth before playout starts anyway.
-    pub max_prime_wait: Duration,
     /// Packets further than this from the playout position (either way) are out of range.
     pub max_distance_16k: u32,
 }
 
 impl Default for Config {
-    /// 60 ms to 500 ms of target depth, 20 ms quantum, 2 s shrink period, 500 ms priming cap,
-    /// 3 s range.
+    /// 20 ms to 500 ms of target delay, 20 ms quantum, 2 s shrink period, 3 s range.
     fn default() -> Self {
         Config {
-            min_target_16k: 960,
+            min_target_16k: 320,
             max_target_16k: 8000,
             conceal_quantum_16k: 320,
             shrink_period: Duration::from_secs(2),
-            max_prime_wait: Duration::from_millis(500),
             max_distance_16k: 48_000,
         }
     }
@@ -231,8 +233,8 @@ impl<const P: usize> Slot<P> {
 enum Phase {
     /// Nothing received since creation or reset.
     Idle,
-    /// Collecting packets up to the target depth; playout not started.
-    Priming { since: Instant },
+    /// Holding the first packets until the oldest reaches the target delay.
+    Priming,
     /// Playout running.
     Playing,
 }
@@ -287,18 +289,18 @@ pub struct JitterBuffer<const SLOTS: usize, const MAX_PAYLOAD: usize> {
     play_ts: i64,
     /// Underrun concealment not yet charged against the timeline.
     held_16k: i64,
-    /// Duration of the newest inserted packet.
-    last_samples: u32,
     played: Played,
     transit: [i64; TRANSIT_WINDOW],
     transit_len: usize,
     transit_next: usize,
     prev_transit: Option<i64>,
+    /// Smallest transit in the window (the fastest recent packet).
+    min_transit: i64,
     /// RFC 3550 interarrival jitter in 1/16 samples.
     jitter_q4: i64,
     target_16k: u32,
     window_start: Instant,
-    window_min_level: i64,
+    window_min_delay: i64,
     /// A stretch was answered since the last frame; at most one per frame, so a buffer that
     /// cannot reach its target (a sparse stream, a priming timeout) still plays.
     stretched: bool,
@@ -318,16 +320,16 @@ impl<const SLOTS: usize, const MAX_PAYLOAD: usize> JitterBuffer<SLOTS, MAX_PAYLO
             highest: None,
             play_ts: 0,
             held_16k: 0,
-            last_samples: 0,
             played: Played::default(),
             transit: [0; TRANSIT_WINDOW],
             transit_len: 0,
             transit_next: 0,
             prev_transit: None,
+            min_transit: 0,
             jitter_q4: 0,
             target_16k: cfg.min_target_16k,
             window_start: Instant::ZERO,
-            window_min_level: i64::MAX,
+            window_min_delay: i64::MAX,
             stretched: false,
             out_of_range_run: 0,
             stats: Stats::default(),
@@ -364,7 +366,7 @@ impl<const SLOTS: usize, const MAX_PAYLOAD: usize> JitterBuffer<SLOTS, MAX_PAYLO
         self.phase == Phase::Playing
     }
 
-    /// The current target depth in 16 kHz samples.
+    /// The current target playout delay in 16 kHz samples.
     pub fn target_16k(&self) -> u32 {
         self.target_16k
     }
@@ -378,6 +380,17 @@ impl<const SLOTS: usize, const MAX_PAYLOAD: usize> JitterBuffer<SLOTS, MAX_PAYLO
     /// buffered packet), in 16 kHz samples.
     pub fn level_16k(&self) -> u32 {
         self.level().try_into().unwrap_or(0)
+    }
+
+    /// The playout delay at `now` beyond the fastest recent transit, in 16 kHz samples: of the
+    /// playout position while playing, of the oldest buffered packet while priming; 0 before
+    /// anything arrived.
+    pub fn delay_16k(&self, now: Instant) -> u32 {
+        let at = match self.phase {
+            Phase::Playing => Some(self.play_ts),
+            _ => self.oldest_index().map(|i| self.slots[i].ts),
+        };
+        at.map_or(0, |ts| self.delay_of(now, ts).try_into().unwrap_or(0))
     }
 
     /// RFC 3550 §6.4.1 interarrival jitter in 16 kHz samples (rounded down).
@@ -448,7 +461,6 @@ impl<const SLOTS: usize, const MAX_PAYLOAD: usize> JitterBuffer<SLOTS, MAX_PAYLO
             self.highest = Some((high_seq, ext_ts));
         }
         self.note_transit(now, ext_ts);
-        self.last_samples = samples_16k;
         self.update_target();
 
         if self.phase == Phase::Playing && ext_ts < self.play_ts {
@@ -488,14 +500,16 @@ impl<const SLOTS: usize, const MAX_PAYLOAD: usize> JitterBuffer<SLOTS, MAX_PAYLO
     pub fn pop(&mut self, now: Instant) -> Pop<'_> {
         match self.phase {
             Phase::Idle => return Pop::Wait,
-            Phase::Priming { since } => {
-                let waited_enough = now.saturating_since(since) >= self.cfg.max_prime_wait;
-                if self.count == 0 || (self.level() < i64::from(self.target_16k) && !waited_enough)
-                {
+            Phase::Priming => {
+                let Some(oldest) = self.oldest_index() else {
+                    return Pop::Wait;
+                };
+                let oldest_ts = self.slots[oldest].ts;
+                if self.delay_of(now, oldest_ts) < i64::from(self.target_16k) {
                     return Pop::Wait;
                 }
                 self.phase = Phase::Playing;
-                self.play_ts = self.oldest_index().map_or(0, |i| self.slots[i].ts);
+                self.play_ts = oldest_ts;
                 self.held_16k = 0;
                 self.stretched = true;
                 self.restart_window(now);
@@ -534,21 +548,22 @@ impl<const SLOTS: usize, const MAX_PAYLOAD: usize> JitterBuffer<SLOTS, MAX_PAYLO
             return out;
         }
 
-        let level = self.level();
+        let delay = self.delay_of(now, self.play_ts);
         let target = i64::from(self.target_16k);
-        if level < target && !self.stretched {
+        if delay < target && !self.stretched {
             self.stretched = true;
             self.stats.stretch_16k += quantum as u64;
             self.restart_window(now);
             return self.conceal(quantum, ConcealReason::Stretch);
         }
-        self.window_min_level = self.window_min_level.min(level);
+        self.window_min_delay = self.window_min_delay.min(delay);
         let mut head = next;
         if now.saturating_since(self.window_start) >= self.cfg.shrink_period {
             let head_end = self.slots[head].end();
-            if self.window_min_level >= target + i64::from(self.slots[head].samples)
+            if self.window_min_delay >= target + i64::from(self.slots[head].samples)
                 && let Some(follow) = self.slots.iter().position(|s| s.used && s.ts == head_end)
             {
+                self.played.mark(self.slots[head].seq);
                 self.release(head);
                 self.play_ts = head_end;
                 self.stats.shrink_drops += 1;
@@ -581,9 +596,8 @@ impl<const SLOTS: usize, const MAX_PAYLOAD: usize> JitterBuffer<SLOTS, MAX_PAYLO
     ) {
         let (ext_seq, ext_ts) = (i64::from(seq), i64::from(ts_16k));
         self.highest = Some((ext_seq, ext_ts));
-        self.phase = Phase::Priming { since: now };
+        self.phase = Phase::Priming;
         self.note_transit(now, ext_ts);
-        self.last_samples = samples_16k;
         self.update_target();
         self.store(0, ext_seq, ext_ts, samples_16k, payload);
     }
@@ -615,7 +629,7 @@ impl<const SLOTS: usize, const MAX_PAYLOAD: usize> JitterBuffer<SLOTS, MAX_PAYLO
 
     fn restart_window(&mut self, now: Instant) {
         self.window_start = now;
-        self.window_min_level = i64::MAX;
+        self.window_min_delay = i64::MAX;
     }
 
     fn oldest_index(&self) -> Option<usize> {
@@ -636,10 +650,13 @@ impl<const SLOTS: usize, const MAX_PAYLOAD: usize> JitterBuffer<SLOTS, MAX_PAYLO
         newest_end.map_or(0, |end| (end - from).max(0))
     }
 
+    /// How long after its fastest possible arrival the audio at `ts` is played at `now`.
+    fn delay_of(&self, now: Instant, ts: i64) -> i64 {
+        arrival_16k(now) - ts - self.min_transit
+    }
+
     fn note_transit(&mut self, now: Instant, ext_ts: i64) {
-        // 16 samples per millisecond: µs × 16 / 1000 = µs × 2 / 125.
-        let arrival_16k = (now.total_micros() / 125 * 2) as i64;
-        let transit = arrival_16k - ext_ts;
+        let transit = arrival_16k(now) - ext_ts;
         if let Some(prev) = self.prev_transit {
             // RFC 3550 A.8: J += (|D| - J) / 16, kept in 1/16 units.
             let d = (transit - prev).abs();
@@ -651,24 +668,36 @@ impl<const SLOTS: usize, const MAX_PAYLOAD: usize> JitterBuffer<SLOTS, MAX_PAYLO
         self.transit_len = (self.transit_len + 1).min(TRANSIT_WINDOW);
     }
 
-    fn spread(&self) -> i64 {
+    /// 95th percentile minus minimum of the transit window, and the minimum.
+    fn spread_and_min(&self) -> (i64, i64) {
         let n = self.transit_len;
         if n == 0 {
-            return 0;
+            return (0, 0);
         }
         let mut sorted = self.transit;
         let window = &mut sorted[..n];
         window.sort_unstable();
         let p95 = (n * 95).div_ceil(100) - 1;
-        window[p95] - window[0]
+        (window[p95] - window[0], window[0])
+    }
+
+    fn spread(&self) -> i64 {
+        self.spread_and_min().0
     }
 
     fn update_target(&mut self) {
-        let wanted = i64::from(self.last_samples) + self.spread();
+        let (spread, min_transit) = self.spread_and_min();
+        self.min_transit = min_transit;
+        let wanted = spread;
         let lo = i64::from(self.cfg.min_target_16k);
         let hi = i64::from(self.cfg.max_target_16k).max(lo);
         self.target_16k = wanted.clamp(lo, hi) as u32;
     }
+}
+
+/// `now` on the 16 kHz clock: 16 samples per millisecond, µs × 16 / 1000 = µs × 2 / 125.
+fn arrival_16k(now: Instant) -> i64 {
+    (now.total_micros() / 125 * 2) as i64
 }
 
 impl<const SLOTS: usize, const MAX_PAYLOAD: usize> Default for JitterBuffer<SLOTS, MAX_PAYLOAD> {

@@ -9,11 +9,11 @@ fn ms(t: u64) -> Instant {
     Instant::from_millis(t)
 }
 
-/// A config whose target is pinned to one 60 ms packet, to test ordering without adaptation.
+/// A config whose target delay is pinned to zero, to test ordering without adaptation.
 fn fixed() -> Config {
     Config {
-        min_target_16k: P60,
-        max_target_16k: P60,
+        min_target_16k: 0,
+        max_target_16k: 0,
         ..Config::default()
     }
 }
@@ -182,34 +182,31 @@ fn late_packet_after_underrun_plays_and_the_delay_grows() {
 }
 
 #[test]
-fn primes_to_target_or_until_the_wait_cap() {
+fn primes_to_the_target_delay_then_stretches_at_most_once_per_frame() {
     let cfg = Config {
         min_target_16k: 2 * P60,
-        max_prime_wait: Duration::from_millis(200),
+        max_target_16k: 2 * P60,
         ..Config::default()
     };
     let mut jb = Jb::new(cfg);
     ins(&mut jb, ms(0), 1, 0);
     assert_eq!(jb.target_16k(), 2 * P60);
     assert_eq!(pop(&mut jb, ms(0)), Out::W);
-    assert_eq!(pop(&mut jb, ms(199)), Out::W);
-    // Waited long enough: play what there is, even though it is short of the target ...
-    assert_eq!(pop(&mut jb, ms(200)), Out::F(1, 0, P60, 1));
-    // ... and stretch at most one quantum per played packet, so a sparse stream still plays.
-    ins(&mut jb, ms(230), 2, P60);
+    ins(&mut jb, ms(60), 2, P60);
+    assert_eq!(pop(&mut jb, ms(119)), Out::W);
+    assert_eq!(jb.delay_16k(ms(119)), 1904);
+    assert!(!jb.is_playing());
+    // 120 ms after its (only, so fastest) transit, packet 1 plays.
+    assert_eq!(pop(&mut jb, ms(120)), Out::F(1, 0, P60, 1));
+    assert!(jb.is_playing());
+    // Asked early, packet 2 is only 90 ms past its arrival: stretch once, then play it anyway.
+    assert_eq!(jb.delay_16k(ms(150)), 1440);
     assert_eq!(
-        pop(&mut jb, ms(260)),
+        pop(&mut jb, ms(150)),
         Out::C(P60, 320, ConcealReason::Stretch)
     );
-    assert_eq!(pop(&mut jb, ms(280)), Out::F(2, P60, P60, 2));
-
-    let mut jb = Jb::new(cfg);
-    ins(&mut jb, ms(0), 1, 0);
-    assert_eq!(pop(&mut jb, ms(20)), Out::W);
-    ins(&mut jb, ms(60), 2, P60);
-    assert!(!jb.is_playing());
-    assert_eq!(pop(&mut jb, ms(60)), Out::F(1, 0, P60, 1));
-    assert!(jb.is_playing());
+    assert_eq!(pop(&mut jb, ms(151)), Out::F(2, P60, P60, 2));
+    assert_eq!(jb.stats().stretch_16k, 320);
 }
 
 #[test]
@@ -374,7 +371,7 @@ fn depth_grows_under_jitter_and_shrinks_when_it_calms() {
     };
     let mut next = 0;
     let mut targets = Vec::new();
-    let mut levels = Vec::new();
+    let mut delays = Vec::new();
     for tick in 0..(total * 3 + 30) {
         let t = tick * 20;
         while next < arrivals.len() && arrivals[next].0 <= t {
@@ -383,24 +380,44 @@ fn depth_grows_under_jitter_and_shrinks_when_it_calms() {
                 .unwrap();
             next += 1;
         }
+        if p.pcm_left == 0 {
+            // The delay the buffer is about to judge (only meaningful at a pop).
+            delays.push((tick, p.jb.delay_16k(ms(t))));
+        }
         p.tick(t);
         targets.push(p.jb.target_16k());
-        levels.push(p.jb.level_16k());
     }
     let at = |packet: u64| (packet * 3) as usize; // tick index when packet `packet` is sent
-    // Calm: target is the packet length, nothing concealed after start-up.
-    assert_eq!(targets[at(CALM1) - 1], P60);
+    // Calm: no spread, the target is the configured floor (20 ms).
+    assert_eq!(targets[at(CALM1) - 1], 320);
     // Jitter: spread is 120 ms (1920 samples); the target follows once the window holds it.
-    assert_eq!(targets[at(CALM1 + JITTER) - 1], P60 + 1920);
+    assert_eq!(targets[at(CALM1 + JITTER) - 1], 1920);
     // Calm again: the window forgets the spread after TRANSIT_WINDOW packets.
-    assert_eq!(targets[at(CALM1 + JITTER + TRANSIT_WINDOW as u64) + 3], P60);
+    assert_eq!(targets[at(CALM1 + JITTER + TRANSIT_WINDOW as u64) + 3], 320);
 
-    // The level tracks the target: high during the second half of the jitter phase, back down
-    // at the end.
-    let jitter_half = &levels[at(CALM1 + JITTER / 2)..at(CALM1 + JITTER)];
-    assert!(jitter_half.iter().all(|&l| l >= 1920), "{jitter_half:?}");
-    let end = &levels[at(total - 20)..at(total)];
-    assert!(end.iter().all(|&l| l <= 2 * P60), "{end:?}");
+    // The playout delay tracks the target: at least the target (stretching lifts it) and at
+    // most a packet and a quantum above it (shrinking cuts it) during the second half of the
+    // jitter phase, and back down to the floor's band at the end.
+    let between = |from: u64, to: u64| -> Vec<u32> {
+        let range = at(from) as u64..at(to) as u64;
+        delays
+            .iter()
+            .filter(|(tick, _)| range.contains(tick))
+            .map(|&(_, d)| d)
+            .collect()
+    };
+    let jitter_half = between(CALM1 + JITTER / 2, CALM1 + JITTER);
+    assert!(
+        jitter_half
+            .iter()
+            .all(|&d| (1920..=1920 + P60 + 320).contains(&d)),
+        "{jitter_half:?}"
+    );
+    let end = between(total - 20, total);
+    assert!(
+        end.iter().all(|&d| (320..=320 + P60 + 320).contains(&d)),
+        "{end:?}"
+    );
 
     // Playout never waited after it started, every packet was played or deliberately dropped,
     // and once adapted the jitter phase lost nothing.
