@@ -46,3 +46,43 @@ fn jitter_buffer_steady_state_does_not_allocate() {
     assert!(played > 130 && concealed > 0, "{played} {concealed}");
     assert_eq!(stats.allocations(), 0, "{stats:?}");
 }
+
+struct Fill;
+
+impl wacall_core::media::playout::Decoder for Fill {
+    fn decode(
+        &mut self,
+        payload: &[u8],
+        out: &mut [i16],
+    ) -> Result<(), wacall_core::media::playout::DecodeError> {
+        out.fill(i16::from(payload[0]));
+        Ok(())
+    }
+    fn conceal(&mut self, out: &mut [i16]) {
+        out.fill(0);
+    }
+}
+
+#[test]
+fn playout_tick_does_not_allocate() {
+    use wacall_core::media::playout::{Playout, TICK_16K};
+    let mut p = Box::new(Playout::new(JitterBuffer::<32, 512>::default()));
+    let payload = [7u8; 200];
+    let mut out = [0i16; TICK_16K];
+    let (_, stats) = alloc_counter::count(|| {
+        for tick in 0..500u64 {
+            let now = Instant::from_millis(tick * 20);
+            if tick % 3 == 0 && tick % 21 != 9 {
+                let k = tick / 3;
+                p.jitter()
+                    .insert(now, k as u16, (k as u32) * 960, 960, &payload)
+                    .unwrap();
+            }
+            p.tick(now, &mut Fill, &mut out);
+        }
+    });
+    assert_eq!(stats.allocations(), 0, "{stats:?}");
+    let s = *p.stats();
+    assert_eq!(s.ticks, 500);
+    assert!(s.decoded_16k > 100 * 960 && s.lost_16k > 0, "{s:?}");
+}

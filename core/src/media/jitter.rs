@@ -80,7 +80,8 @@ pub struct Config {
     /// Largest target playout delay, in 16 kHz samples.
     pub max_target_16k: u32,
     /// Samples per concealment answer when stretching, on underrun and inside a gap; the
-    /// playout's tick (320 = 20 ms) is the natural choice.
+    /// playout's tick (320 = 20 ms) is the natural choice. Used clamped to
+    /// 1..=[`MAX_PACKET_16K`].
     pub conceal_quantum_16k: u32,
     /// How long the delay must stay a packet above target before one packet is dropped.
     pub shrink_period: Duration,
@@ -527,7 +528,7 @@ impl<const SLOTS: usize, const MAX_PAYLOAD: usize> JitterBuffer<SLOTS, MAX_PAYLO
         self.count -= stale;
         self.stats.late += stale as u64;
 
-        let quantum = i64::from(self.cfg.conceal_quantum_16k.max(1));
+        let quantum = i64::from(self.cfg.conceal_quantum_16k.clamp(1, MAX_PACKET_16K));
         let Some(next) = self.oldest_index() else {
             self.held_16k += quantum;
             self.stats.underrun_16k += quantum as u64;
@@ -708,3 +709,72 @@ impl<const SLOTS: usize, const MAX_PAYLOAD: usize> Default for JitterBuffer<SLOT
 
 #[cfg(test)]
 mod tests;
+
+/// Fuzzing driver: arbitrary bytes become a configuration and a stream of inserts and pops, with
+/// the buffer's promises asserted on the way.
+#[cfg(fuzzing)]
+pub mod fuzzing {
+    use super::*;
+
+    /// Run one fuzz input.
+    pub fn run(data: &[u8]) {
+        let Some((cfg_bytes, ops)) = data.split_first_chunk::<6>() else {
+            return;
+        };
+        let cfg = Config {
+            min_target_16k: u32::from(cfg_bytes[0]) * 40,
+            max_target_16k: u32::from(cfg_bytes[1]) * 40,
+            conceal_quantum_16k: u32::from(cfg_bytes[2]) * 16,
+            shrink_period: Duration::from_millis(u64::from(cfg_bytes[3]) * 20),
+            max_distance_16k: u32::from(u16::from_le_bytes([cfg_bytes[4], cfg_bytes[5]])) * 16,
+        };
+        let mut jb = JitterBuffer::<8, 32>::new(cfg);
+        let (mut now_ms, mut seq, mut ts) = (0u64, 0u16, 0u32);
+        let mut last_frame_ts: Option<u32> = None;
+        for op in ops.chunks_exact(6) {
+            now_ms += u64::from(op[1]);
+            let now = Instant::from_millis(now_ms);
+            if op[0] & 1 == 0 {
+                seq = seq.wrapping_add(u16::from(op[2]).wrapping_sub(8));
+                let step = i32::from(i16::from_le_bytes([op[3], op[4]])) * 20;
+                ts = ts.wrapping_add_signed(step);
+                let samples = u32::from(op[5]) * 40;
+                let payload = [op[0]; 40];
+                let len = usize::from(op[0] >> 1) % payload.len();
+                match jb.insert(now, seq, ts, samples, &payload[..len]) {
+                    Ok(Inserted::Resynced) => last_frame_ts = None,
+                    Ok(_) => {}
+                    Err(InsertError::PayloadTooLarge { len_bytes }) => assert!(len_bytes > 32),
+                    Err(InsertError::BadDuration { samples_16k }) => {
+                        assert!(samples_16k == 0 || samples_16k > MAX_PACKET_16K)
+                    }
+                }
+            } else {
+                let was_playing = jb.is_playing();
+                match jb.pop(now) {
+                    Pop::Wait => assert!(!was_playing, "Wait after playout started"),
+                    Pop::Conceal { samples_16k, .. } => {
+                        assert!(samples_16k > 0 && samples_16k <= cfg.conceal_quantum_16k.max(1))
+                    }
+                    Pop::Frame(f) => {
+                        assert!(f.payload.len() <= 32 && f.samples_16k > 0);
+                        if let Some(prev) = last_frame_ts {
+                            assert!(
+                                f.ts_16k.wrapping_sub(prev) as i32 > 0,
+                                "frames out of order"
+                            );
+                        }
+                        last_frame_ts = Some(f.ts_16k);
+                    }
+                }
+            }
+            assert!(jb.len() <= 8);
+            let _ = (
+                jb.level_16k(),
+                jb.delay_16k(now),
+                jb.jitter_16k(),
+                jb.spread_16k(),
+            );
+        }
+    }
+}
