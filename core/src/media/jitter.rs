@@ -416,6 +416,38 @@ impl<const SLOTS: usize, const MAX_PAYLOAD: usize> JitterBuffer<SLOTS, MAX_PAYLO
         samples_16k: u32,
         payload: &[u8],
     ) -> Result<Inserted, InsertError> {
+        self.offer(now, seq, ts_16k, samples_16k, payload, true)
+    }
+
+    /// Offer a packet recovered from redundancy (RED) carried by a later packet.
+    ///
+    /// Like [`JitterBuffer::insert`], with the sequence number and timestamp the packet had on
+    /// its own; whichever copy comes second is dropped as [`Inserted::Duplicate`]. Its arrival
+    /// time says nothing about the network (it rode in a later packet), so it does not feed the
+    /// jitter estimate, except as the very first packet when nothing else can.
+    ///
+    /// # Errors
+    /// As [`JitterBuffer::insert`].
+    pub fn insert_recovered(
+        &mut self,
+        now: Instant,
+        seq: u16,
+        ts_16k: u32,
+        samples_16k: u32,
+        payload: &[u8],
+    ) -> Result<Inserted, InsertError> {
+        self.offer(now, seq, ts_16k, samples_16k, payload, false)
+    }
+
+    fn offer(
+        &mut self,
+        now: Instant,
+        seq: u16,
+        ts_16k: u32,
+        samples_16k: u32,
+        payload: &[u8],
+        timing: bool,
+    ) -> Result<Inserted, InsertError> {
         if payload.len() > MAX_PAYLOAD {
             return Err(InsertError::PayloadTooLarge {
                 len_bytes: payload.len(),
@@ -461,8 +493,10 @@ impl<const SLOTS: usize, const MAX_PAYLOAD: usize> JitterBuffer<SLOTS, MAX_PAYLO
         } else if ext_ts > high_ts {
             self.highest = Some((high_seq, ext_ts));
         }
-        self.note_transit(now, ext_ts);
-        self.update_target();
+        if timing || self.transit_len == 0 {
+            self.note_transit(now, ext_ts);
+            self.update_target();
+        }
 
         if self.phase == Phase::Playing && ext_ts < self.play_ts {
             self.stats.late += 1;
@@ -741,7 +775,12 @@ pub mod fuzzing {
                 let samples = u32::from(op[5]) * 40;
                 let payload = [op[0]; 40];
                 let len = usize::from(op[0] >> 1) % payload.len();
-                match jb.insert(now, seq, ts, samples, &payload[..len]) {
+                let outcome = if op[0] & 2 == 0 {
+                    jb.insert(now, seq, ts, samples, &payload[..len])
+                } else {
+                    jb.insert_recovered(now, seq, ts, samples, &payload[..len])
+                };
+                match outcome {
                     Ok(Inserted::Resynced) => last_frame_ts = None,
                     Ok(_) => {}
                     Err(InsertError::PayloadTooLarge { len_bytes }) => assert!(len_bytes > 32),

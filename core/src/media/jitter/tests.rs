@@ -438,3 +438,32 @@ fn depth_grows_under_jitter_and_shrinks_when_it_calms() {
         .collect();
     assert!(lost_after.is_empty(), "{lost_after:?}");
 }
+
+#[test]
+fn recovered_packets_fill_gaps_without_inflating_the_jitter_estimate() {
+    let mut jb = Jb::new(fixed());
+    ins(&mut jb, ms(0), 1, 0);
+    assert_eq!(pop(&mut jb, ms(0)), Out::F(1, 0, P60, 1));
+    // Seq 2 is lost; seq 3 arrives carrying a redundant copy of 2, 60 ms "late".
+    ins(&mut jb, ms(120), 3, 2 * P60);
+    assert_eq!(
+        jb.insert_recovered(ms(120), 2, P60, P60, &[2; 5]).unwrap(),
+        Inserted::Buffered
+    );
+    assert_eq!(jb.spread_16k(), 0);
+    assert_eq!(pop(&mut jb, ms(120)), Out::F(2, P60, P60, 2));
+    assert_eq!(pop(&mut jb, ms(180)), Out::F(3, 2 * P60, P60, 3));
+    // The original of 2 turning up afterwards is a duplicate; so is a second recovered copy.
+    assert_eq!(ins(&mut jb, ms(190), 2, P60), Inserted::Duplicate);
+    assert_eq!(
+        jb.insert_recovered(ms(190), 3, 2 * P60, P60, &[3; 5])
+            .unwrap(),
+        Inserted::Duplicate
+    );
+    // Counted as a regular arrival, the same copy would have shown 60 ms of spread.
+    let mut other = Jb::new(fixed());
+    ins(&mut other, ms(0), 1, 0);
+    ins(&mut other, ms(120), 3, 2 * P60);
+    ins(&mut other, ms(120), 2, P60);
+    assert_eq!(other.spread_16k(), P60);
+}
