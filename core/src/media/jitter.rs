@@ -65,8 +65,9 @@ use crate::time::{Duration, Instant};
 /// How many recent packets the delay-spread estimate looks at.
 pub const TRANSIT_WINDOW: usize = 64;
 
-/// Longest packet accepted, in 16 kHz samples (360 ms: above MLow's 120 ms with room for SID).
-pub const MAX_PACKET_16K: u32 = 5760;
+/// Longest packet accepted, in 16 kHz samples: 120 ms, MLow's longest packet. (Silence spans
+/// longer than a packet show up as timestamp gaps, not as long packets.)
+pub const MAX_PACKET_16K: u32 = 1920;
 
 /// After this many consecutive packets too far from the playout position, the buffer decides the
 /// sender restarted its timeline and resynchronises to it.
