@@ -31,6 +31,7 @@
 //!
 //! - [`time`]: the core's `Instant` and `Duration`.
 //! - [`crypto`]: thin wrappers over the RustCrypto primitives the protocols use.
+//! - [`media`]: media-path pieces independent of keying and codec (the jitter buffer).
 //! - `kat` (feature `kat`): known-answer checks that run on the host and on the QEMU Cortex-M4
 //!   target alike.
 //! - [`rtp`]: WhatsApp's RTP header forms and the audio sequencer.
@@ -49,6 +50,7 @@ pub mod crypto;
 pub mod demux;
 #[cfg(feature = "kat")]
 pub mod kat;
+pub mod media;
 pub mod payload;
 pub mod red;
 pub mod relay;

@@ -7,11 +7,19 @@
 //!   the caller returns early.
 //! - [`JsonVectors`]: a JSON file flattened into the [`wacall_core::kat::Vectors`] view, and
 //!   [`run_suite`] to run a known-answer suite against it.
+//! - [`netsim`]: a deterministic network simulation (lossy, jittery links on a virtual clock).
+//! - [`quality`]: speech quality measures (wideband PESQ, segmental SNR, correlation) and the
+//!   speech fixtures.
+//! - [`alloc_counter`]: a counting global allocator to assert zero allocations per packet.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use wacall_core::kat::{Failure, Suite, Value, Vectors};
+
+pub mod alloc_counter;
+pub mod netsim;
+pub mod quality;
 
 /// The workspace root (the directory holding the top `Cargo.toml`).
 pub fn workspace_root() -> PathBuf {
