@@ -66,6 +66,147 @@ pub fn crc32(parts: &[&[u8]]) -> u32 {
     digest.finalize()
 }
 
+/// AES-128 in counter mode as SRTP uses it (RFC 3711 §4.1.1): the key schedule is expanded once
+/// and kept, so each packet costs only its keystream blocks.
+///
+/// The counter is the whole 16-byte IV read as a big-endian integer. RFC 3711 specifies a 16-bit
+/// block counter in the IV's last two bytes, which SRTP leaves zero; the two agree for every input
+/// shorter than 2^16 blocks (1 MiB), and [`AesCm::apply_keystream`] refuses anything longer.
+#[derive(Clone)]
+pub struct AesCm {
+    cipher: aes::Aes128,
+}
+
+impl AesCm {
+    /// Longest input the 16-bit RFC 3711 block counter covers.
+    pub const MAX_LEN_BYTES: usize = 16 << 16;
+
+    /// Expand `key` (zeroized with the cipher when it is dropped).
+    pub fn new(key: &[u8; 16]) -> Self {
+        use aes::cipher::KeyInit as _;
+        AesCm {
+            cipher: aes::Aes128::new(key.into()),
+        }
+    }
+
+    /// XOR `data` with the keystream that starts at counter block `iv`.
+    pub fn apply_keystream(&self, iv: &[u8; 16], data: &mut [u8]) -> Result<(), Error> {
+        use aes::cipher::BlockCipherEncrypt as _;
+        if data.len() > Self::MAX_LEN_BYTES {
+            return Err(Error::OutputTooLong);
+        }
+        // Eight blocks per call let the AES backends pipeline (AES-NI, ARMv8, bitsliced).
+        const BATCH: usize = 8;
+        let mut counter = u128::from_be_bytes(*iv);
+        let mut blocks = [aes::Block::default(); BATCH];
+        for chunk in data.chunks_mut(16 * BATCH) {
+            let n = chunk.len().div_ceil(16);
+            for block in &mut blocks[..n] {
+                *block = counter.to_be_bytes().into();
+                counter = counter.wrapping_add(1);
+            }
+            self.cipher.encrypt_blocks(&mut blocks[..n]);
+            for (byte, key) in chunk.iter_mut().zip(blocks.iter().flat_map(|b| b.iter())) {
+                *byte ^= key;
+            }
+        }
+        blocks.iter_mut().for_each(|b| b.fill(0));
+        Ok(())
+    }
+}
+
+impl core::fmt::Debug for AesCm {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("AesCm { .. }")
+    }
+}
+
+/// HMAC-SHA1 with the key already absorbed: the inner and outer pad states are computed once, and
+/// each message clones them (SRTP/SRTCP authentication).
+#[derive(Clone)]
+pub struct HmacSha1Key {
+    mac: Hmac<Sha1>,
+}
+
+impl HmacSha1Key {
+    /// Absorb `key` (any length).
+    pub fn new(key: &[u8]) -> Self {
+        HmacSha1Key {
+            mac: <Hmac<Sha1> as KeyInit>::new_from_slice(key).expect("HMAC accepts any key length"),
+        }
+    }
+
+    /// HMAC-SHA1 over the concatenation of `parts`.
+    pub fn mac(&self, parts: &[&[u8]]) -> [u8; 20] {
+        let mut mac = self.mac.clone();
+        for p in parts {
+            mac.update(p);
+        }
+        mac.finalize().into_bytes().into()
+    }
+}
+
+impl core::fmt::Debug for HmacSha1Key {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("HmacSha1Key { .. }")
+    }
+}
+
+/// AES-128-GCM with a 16-byte nonce (so the pre-counter block J0 comes from GHASH, not the 96-bit
+/// shortcut) and a 16-byte tag: the AEAD of WhatsApp's SFrame.
+#[derive(Clone)]
+pub struct Aes128Gcm16 {
+    aead: aes_gcm::AesGcm<aes::Aes128, aes_gcm::aead::consts::U16>,
+}
+
+/// The AEAD refused: the tag did not verify (or the input was beyond GCM's limits).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AeadError;
+
+impl Aes128Gcm16 {
+    /// Expand `key` (zeroized with the cipher when it is dropped).
+    pub fn new(key: &[u8; 16]) -> Self {
+        use aes_gcm::KeyInit as _;
+        Aes128Gcm16 {
+            aead: aes_gcm::AesGcm::new(key.into()),
+        }
+    }
+
+    /// Encrypt `data` in place; returns the tag.
+    pub fn seal(
+        &self,
+        nonce: &[u8; 16],
+        aad: &[u8],
+        data: &mut [u8],
+    ) -> Result<[u8; 16], AeadError> {
+        use aes_gcm::aead::AeadInOut as _;
+        self.aead
+            .encrypt_inout_detached(nonce.into(), aad, data.into())
+            .map(Into::into)
+            .map_err(|_| AeadError)
+    }
+
+    /// Verify `tag` over `data` and only then decrypt it in place; on failure `data` is untouched.
+    pub fn open(
+        &self,
+        nonce: &[u8; 16],
+        aad: &[u8],
+        data: &mut [u8],
+        tag: &[u8; 16],
+    ) -> Result<(), AeadError> {
+        use aes_gcm::aead::AeadInOut as _;
+        self.aead
+            .decrypt_inout_detached(nonce.into(), aad, data.into(), tag.into())
+            .map_err(|_| AeadError)
+    }
+}
+
+impl core::fmt::Debug for Aes128Gcm16 {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("Aes128Gcm16 { .. }")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

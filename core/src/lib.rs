@@ -31,6 +31,9 @@
 //!
 //! - [`time`]: the core's `Instant` and `Duration`.
 //! - [`crypto`]: thin wrappers over the RustCrypto primitives the protocols use.
+//! - [`keys`]: the media key schedule (participant ids, WAHKDF, RFC 3711 KDF, HBH, SFrame, SSRC).
+//! - [`srtp`]: SRTP/SRTCP protect and unprotect in place (AES-CM-128, HMAC-SHA1).
+//! - [`sframe`]: WhatsApp's SFrame (AES-128-GCM, 16-byte nonce, trailer header).
 //! - `kat` (feature `kat`): known-answer checks that run on the host and on the QEMU Cortex-M4
 //!   target alike.
 #![no_std]
@@ -41,4 +44,7 @@ extern crate alloc;
 pub mod crypto;
 #[cfg(feature = "kat")]
 pub mod kat;
+pub mod keys;
+pub mod sframe;
+pub mod srtp;
 pub mod time;
