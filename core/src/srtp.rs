@@ -608,6 +608,239 @@ mod tests {
         assert_eq!(w.check(2), Ok(None));
     }
 
+    const SSRC: u32 = 0x1234_5678;
+
+    fn master() -> SrtpMaster {
+        SrtpMaster::new([0x11; 16], [0x22; 14])
+    }
+
+    fn rtp(seq: u16, ssrc: u32) -> alloc::vec::Vec<u8> {
+        let mut p = alloc::vec![0x90, 0x78, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xde, 0xbe, 0, 0];
+        p[2..4].copy_from_slice(&seq.to_be_bytes());
+        p[8..12].copy_from_slice(&ssrc.to_be_bytes());
+        p.extend_from_slice(b"twelve bytes");
+        p
+    }
+
+    fn rtcp(ssrc: u32) -> alloc::vec::Vec<u8> {
+        let mut p = alloc::vec![0x80, 200, 0, 2, 0, 0, 0, 0];
+        p[4..8].copy_from_slice(&ssrc.to_be_bytes());
+        p.extend_from_slice(b"body");
+        p
+    }
+
+    fn protect(tx: &mut SrtpSender, p: &[u8]) -> alloc::vec::Vec<u8> {
+        let mut b = p.to_vec();
+        b.resize(p.len() + 20, 0);
+        let n = tx.protect_rtp(&mut b, p.len()).unwrap();
+        b.truncate(n);
+        b
+    }
+
+    fn protect_rtcp(tx: &mut SrtpSender, p: &[u8]) -> alloc::vec::Vec<u8> {
+        let mut b = p.to_vec();
+        b.resize(p.len() + 24, 0);
+        let n = tx.protect_rtcp(&mut b, p.len()).unwrap();
+        b.truncate(n);
+        b
+    }
+
+    fn receiver() -> SrtpReceiver<2> {
+        let mut rx = SrtpReceiver::new(&master(), Config::WHATSAPP);
+        rx.add_ssrc(SSRC).unwrap();
+        rx
+    }
+
+    /// Feed `bad` to `rx` and require `want` with neither the state nor the buffer changed.
+    fn rejects_rtp(rx: &mut SrtpReceiver<2>, bad: &[u8], want: Error) {
+        let before = rx.streams.clone();
+        let mut buf = bad.to_vec();
+        assert_eq!(rx.unprotect_rtp(&mut buf), Err(want));
+        assert_eq!(rx.streams, before);
+        assert_eq!(buf, bad);
+    }
+
+    fn rejects_rtcp(rx: &mut SrtpReceiver<2>, bad: &[u8], want: Error) {
+        let before = rx.streams.clone();
+        let mut buf = bad.to_vec();
+        assert_eq!(rx.unprotect_rtcp(&mut buf), Err(want));
+        assert_eq!(rx.streams, before);
+        assert_eq!(buf, bad);
+    }
+
+    fn accepts_rtp(rx: &mut SrtpReceiver<2>, good: &[u8], plain: &[u8]) {
+        let mut buf = good.to_vec();
+        let n = rx.unprotect_rtp(&mut buf).unwrap();
+        assert_eq!(&buf[..n], plain);
+    }
+
+    #[test]
+    fn forged_tag_or_payload_is_rejected_without_state_change() {
+        let mut tx = SrtpSender::new(&master(), SSRC, Config::WHATSAPP);
+        let mut rx = receiver();
+        let first = protect(&mut tx, &rtp(100, SSRC));
+        accepts_rtp(&mut rx, &first, &rtp(100, SSRC));
+        let good = protect(&mut tx, &rtp(101, SSRC));
+        for bit in 0..good.len() * 8 {
+            let mut bad = good.clone();
+            bad[bit / 8] ^= 1 << (bit % 8);
+            let want = match (bit / 8, bit % 8) {
+                (0, 6 | 7) => Error::Malformed,
+                // X, CC or the extension length: the header length changes; any refusal will do, without state change.
+                (0, 0..=4) | (14 | 15, _) => rx.unprotect_rtp(&mut bad.clone()).unwrap_err(),
+                (8..=11, _) => Error::UnknownSsrc,
+                _ => Error::AuthFailed,
+            };
+            rejects_rtp(&mut rx, &bad, want);
+        }
+        accepts_rtp(&mut rx, &good, &rtp(101, SSRC));
+        assert_eq!(rx.roc(SSRC), Some(0));
+    }
+
+    #[test]
+    fn unauthenticated_staircase_cannot_move_the_roc() {
+        // Forged packets climbing the sequence space must not drag the ROC estimate along.
+        let mut tx = SrtpSender::new(&master(), SSRC, Config::WHATSAPP);
+        let mut rx = receiver();
+        accepts_rtp(&mut rx, &protect(&mut tx, &rtp(10, SSRC)), &rtp(10, SSRC));
+        for step in 1..=8u16 {
+            let mut forged = rtp(10u16.wrapping_add(step.wrapping_mul(0x7000)), SSRC);
+            forged.extend_from_slice(&[0; 4]);
+            rejects_rtp(&mut rx, &forged, Error::AuthFailed);
+        }
+        assert_eq!(rx.roc(SSRC), Some(0));
+        accepts_rtp(&mut rx, &protect(&mut tx, &rtp(11, SSRC)), &rtp(11, SSRC));
+    }
+
+    #[test]
+    fn replay_is_rejected_without_state_change() {
+        let mut tx = SrtpSender::new(&master(), SSRC, Config::WHATSAPP);
+        let mut rx = receiver();
+        let a = protect(&mut tx, &rtp(65_535, SSRC));
+        let b = protect(&mut tx, &rtp(0, SSRC));
+        accepts_rtp(&mut rx, &a, &rtp(65_535, SSRC));
+        accepts_rtp(&mut rx, &b, &rtp(0, SSRC));
+        assert_eq!(rx.roc(SSRC), Some(1));
+        rejects_rtp(&mut rx, &a, Error::Replay);
+        rejects_rtp(&mut rx, &b, Error::Replay);
+        // 64 packets later the first one is out of the window for good.
+        let mut last = b;
+        for seq in 1..=64 {
+            last = protect(&mut tx, &rtp(seq, SSRC));
+            accepts_rtp(&mut rx, &last, &rtp(seq, SSRC));
+        }
+        rejects_rtp(&mut rx, &last, Error::Replay);
+        assert_eq!(rx.roc(SSRC), Some(1));
+    }
+
+    #[test]
+    fn truncated_packets_are_rejected_without_state_change() {
+        let mut tx = SrtpSender::new(&master(), SSRC, Config::WHATSAPP);
+        let mut rx = receiver();
+        let good = protect(&mut tx, &rtp(7, SSRC));
+        for cut in 0..good.len() {
+            let want = match cut {
+                0..=19 => Error::TooShort, // below header (16) + tag (4)
+                _ => Error::AuthFailed,
+            };
+            rejects_rtp(&mut rx, &good[..cut], want);
+        }
+        accepts_rtp(&mut rx, &good, &rtp(7, SSRC));
+        let c = protect_rtcp(&mut tx, &rtcp(SSRC));
+        for cut in 0..c.len() {
+            let want = if cut < 8 + 4 + 10 {
+                Error::TooShort
+            } else {
+                Error::AuthFailed
+            };
+            rejects_rtcp(&mut rx, &c[..cut], want);
+        }
+    }
+
+    #[test]
+    fn wrong_tag_length_is_an_auth_failure_without_state_change() {
+        let mut tx80 = SrtpSender::new(&master(), SSRC, Config::SHA1_80);
+        let mut tx32 = SrtpSender::new(&master(), SSRC, Config::WHATSAPP);
+        let mut rx = receiver();
+        rejects_rtp(
+            &mut rx,
+            &protect(&mut tx80, &rtp(5, SSRC)),
+            Error::AuthFailed,
+        );
+        accepts_rtp(&mut rx, &protect(&mut tx32, &rtp(5, SSRC)), &rtp(5, SSRC));
+        let mut long = rtcp(SSRC);
+        long.extend_from_slice(b"longer body.");
+        let mut tx4 = SrtpSender::new(&master(), SSRC, Config::new(4, 4).unwrap());
+        let c = protect_rtcp(&mut tx4, &long);
+        rejects_rtcp(&mut rx, &c, Error::AuthFailed);
+    }
+
+    #[test]
+    fn unknown_ssrc_is_rejected_without_state_change() {
+        let other = 0x0bad_f00d;
+        let mut tx = SrtpSender::new(&master(), other, Config::WHATSAPP);
+        let mut rx = receiver();
+        rejects_rtp(
+            &mut rx,
+            &protect(&mut tx, &rtp(1, other)),
+            Error::UnknownSsrc,
+        );
+        rejects_rtcp(
+            &mut rx,
+            &protect_rtcp(&mut tx, &rtcp(other)),
+            Error::UnknownSsrc,
+        );
+        // The sender refuses packets of an SSRC it does not own.
+        let mut b = rtp(1, SSRC);
+        b.resize(40, 0);
+        assert_eq!(tx.protect_rtp(&mut b, 28), Err(Error::UnknownSsrc));
+        // Capacity is fixed.
+        rx.add_ssrc(other).unwrap();
+        assert_eq!(rx.add_ssrc(3), Err(Error::TooManyStreams));
+        assert_eq!(rx.add_ssrc(other), Ok(()));
+    }
+
+    #[test]
+    fn srtcp_replay_forgery_and_plain_e0_packets() {
+        let mut tx = SrtpSender::new(&master(), SSRC, Config::WHATSAPP);
+        let mut rx = receiver();
+        let c1 = protect_rtcp(&mut tx, &rtcp(SSRC));
+        let c2 = protect_rtcp(&mut tx, &rtcp(SSRC));
+        let mut forged = c2.clone();
+        forged[9] ^= 1;
+        rejects_rtcp(&mut rx, &forged, Error::AuthFailed);
+        let mut b = c2.clone();
+        assert_eq!(rx.unprotect_rtcp(&mut b), Ok(12));
+        let mut b = c1.clone();
+        assert_eq!(rx.unprotect_rtcp(&mut b), Ok(12));
+        assert_eq!(&b[..12], &rtcp(SSRC)[..]);
+        rejects_rtcp(&mut rx, &c1, Error::Replay);
+        rejects_rtcp(&mut rx, &c2, Error::Replay);
+        // E = 0: the body travels in clear, the tag still covers it.
+        let crypto = StreamCrypto::new(&master(), Stream::Rtcp);
+        let mut p = rtcp(SSRC);
+        p.extend_from_slice(&3u32.to_be_bytes());
+        let tag = crypto.hmac.mac(&[&p]);
+        p.extend_from_slice(&tag[..10]);
+        let n = rx.unprotect_rtcp(&mut p).unwrap();
+        assert_eq!(&p[..n], &rtcp(SSRC)[..]);
+    }
+
+    #[test]
+    fn sender_roc_follows_wraps_and_rekey_resets_the_receiver() {
+        let mut tx = SrtpSender::new(&master(), SSRC, Config::WHATSAPP);
+        let mut rx = receiver();
+        for seq in [65_000u16, 100, 30_000, 60_000, 1, 2] {
+            accepts_rtp(&mut rx, &protect(&mut tx, &rtp(seq, SSRC)), &rtp(seq, SSRC));
+        }
+        assert_eq!((tx.roc(), rx.roc(SSRC)), (2, Some(2)));
+        let fresh = SrtpMaster::new([0x33; 16], [0x44; 14]);
+        rx.rekey(&fresh);
+        assert_eq!(rx.roc(SSRC), Some(0));
+        let mut tx2 = SrtpSender::new(&fresh, SSRC, Config::WHATSAPP);
+        accepts_rtp(&mut rx, &protect(&mut tx2, &rtp(9, SSRC)), &rtp(9, SSRC));
+    }
+
     #[test]
     fn tag_lengths_outside_1_to_20_are_rejected() {
         assert_eq!(Config::new(0, 10), Err(Error::TagLength));
