@@ -121,28 +121,52 @@ impl core::fmt::Debug for AesCm {
     }
 }
 
-/// HMAC-SHA1 with the key already absorbed: the inner and outer pad states are computed once, and
-/// each message clones them (SRTP/SRTCP authentication).
+/// HMAC-SHA1 (RFC 2104) with the key already absorbed: the inner and outer hash states after the
+/// padded key block are computed once, and each message clones them (SRTP/SRTCP authentication).
+///
+/// Built on `Sha1` directly rather than `hmac::Hmac` because the hash states zeroize on drop
+/// (sha1's `zeroize` feature) while `hmac`'s pad states do not.
 #[derive(Clone)]
 pub struct HmacSha1Key {
-    mac: Hmac<Sha1>,
+    inner: Sha1,
+    outer: Sha1,
 }
 
 impl HmacSha1Key {
-    /// Absorb `key` (any length).
+    /// Absorb `key` (any length; longer than a block is hashed first).
     pub fn new(key: &[u8]) -> Self {
+        use sha1::Digest as _;
+        let mut block = zeroize::Zeroizing::new([0u8; 64]);
+        if key.len() > 64 {
+            block[..20].copy_from_slice(&Sha1::digest(key));
+        } else {
+            block[..key.len()].copy_from_slice(key);
+        }
+        let mut pad = zeroize::Zeroizing::new([0u8; 64]);
+        let mut keyed = |x: u8| {
+            for (p, k) in pad.iter_mut().zip(block.iter()) {
+                *p = k ^ x;
+            }
+            let mut h = Sha1::new();
+            h.update(&pad[..]);
+            h
+        };
         HmacSha1Key {
-            mac: <Hmac<Sha1> as KeyInit>::new_from_slice(key).expect("HMAC accepts any key length"),
+            inner: keyed(0x36),
+            outer: keyed(0x5c),
         }
     }
 
     /// HMAC-SHA1 over the concatenation of `parts`.
     pub fn mac(&self, parts: &[&[u8]]) -> [u8; 20] {
-        let mut mac = self.mac.clone();
+        use sha1::Digest as _;
+        let mut inner = self.inner.clone();
         for p in parts {
-            mac.update(p);
+            inner.update(p);
         }
-        mac.finalize().into_bytes().into()
+        let mut outer = self.outer.clone();
+        outer.update(inner.finalize());
+        outer.finalize().into()
     }
 }
 
@@ -231,6 +255,31 @@ mod tests {
             hmac_sha256(b"Jefe", &[b"what do ya want for nothing?"])[..],
             want[..]
         );
+    }
+
+    #[test]
+    fn prepared_hmac_sha1_matches_rfc2202() {
+        // Case 2 (short key, split message) and case 6 (key longer than a block).
+        let k = HmacSha1Key::new(b"Jefe");
+        assert_eq!(
+            k.mac(&[b"what do ya want ", b"for nothing?"])[..],
+            hex("effcdf6ae5eb2fa2d27416d5f184df9c259a7c79")[..]
+        );
+        let k = HmacSha1Key::new(&[0xaa; 80]);
+        assert_eq!(
+            k.mac(&[b"Test Using Larger Than Block-Size Key - Hash Key First"])[..],
+            hex("aa4ae5e15272d00e95705637ce8a3b55ed402112")[..]
+        );
+    }
+
+    #[test]
+    fn expanded_keys_zeroize_on_drop() {
+        // A compile-time check: the RustCrypto types holding key schedules and HMAC pad states
+        // wipe themselves when dropped (the `zeroize` features are enabled).
+        fn wipes<T: zeroize::ZeroizeOnDrop>() {}
+        wipes::<aes::Aes128>();
+        wipes::<Sha1>();
+        wipes::<aes_gcm::AesGcm<aes::Aes128, aes_gcm::aead::consts::U16>>();
     }
 
     #[test]
