@@ -259,6 +259,80 @@ mod tests {
         );
     }
 
+    fn keyed() -> (SframeSealer, SframeOpener) {
+        let key = SframeKey::derive(
+            &CallKey::new([9; 32]),
+            &ParticipantId::normalize("2@lid").unwrap(),
+        );
+        (SframeSealer::new(&key), SframeOpener::new(&key))
+    }
+
+    fn sealed(sealer: &mut SframeSealer, plain: &[u8]) -> alloc::vec::Vec<u8> {
+        let mut b = plain.to_vec();
+        b.resize(plain.len() + TAG_LEN_BYTES + MAX_HEADER_LEN_BYTES, 0);
+        let n = sealer.seal(&mut b, plain.len()).unwrap();
+        b.truncate(n);
+        b
+    }
+
+    fn refuses(opener: &SframeOpener, frame: &[u8], want: Error) {
+        let mut b = frame.to_vec();
+        assert_eq!(opener.open(&mut b), Err(want));
+        assert_eq!(b, frame, "a refused frame must be left as it was");
+    }
+
+    #[test]
+    fn forged_truncated_and_malformed_frames_are_refused_untouched() {
+        let (mut sealer, opener) = keyed();
+        let good = sealed(&mut sealer, b"an mlow frame");
+        // Any flipped bit of ciphertext or tag fails authentication.
+        for bit in 0..(good.len() - 3) * 8 {
+            let mut bad = good.clone();
+            bad[bit / 8] ^= 1 << (bit % 8);
+            refuses(&opener, &bad, Error::AuthFailed);
+        }
+        // A different counter in the header changes the nonce.
+        let mut bad = good.clone();
+        let at = bad.len() - 3;
+        bad[at] ^= 1;
+        refuses(&opener, &bad, Error::AuthFailed);
+        // Truncations.
+        for cut in 0..good.len() {
+            let mut b = good[..cut].to_vec();
+            assert!(opener.open(&mut b).is_err(), "cut {cut}");
+            assert_eq!(b, &good[..cut]);
+        }
+        // Header length byte out of range, and varints that do not fill the header.
+        let mut bad = good.clone();
+        *bad.last_mut().unwrap() = 2;
+        refuses(&opener, &bad, Error::BadHeader);
+        *bad.last_mut().unwrap() = 0xff;
+        refuses(&opener, &bad, Error::BadHeader);
+        // A key-id varint that runs into the length byte.
+        let mut bad = good.clone();
+        let at = bad.len() - 2;
+        bad[at] = 0x80;
+        refuses(&opener, &bad, Error::BadHeader);
+        // Still opens afterwards.
+        let mut b = good.clone();
+        let n = opener.open(&mut b).unwrap();
+        assert_eq!(&b[..n], b"an mlow frame");
+    }
+
+    #[test]
+    fn seal_counts_frames_and_checks_room() {
+        let (mut sealer, opener) = keyed();
+        for counter in 0..300u64 {
+            let frame = sealed(&mut sealer, &[counter as u8; 20]);
+            assert_eq!(Header::parse_trailer(&frame).unwrap().0.counter, counter);
+            let mut b = frame.clone();
+            assert_eq!(opener.open(&mut b), Ok(20));
+        }
+        let mut small = [0u8; 20 + TAG_LEN_BYTES + 2];
+        assert_eq!(sealer.seal(&mut small, 20), Err(Error::BufferTooSmall));
+        assert_eq!(sealer.next_counter(), Some(300));
+    }
+
     #[test]
     fn captured_plain_frames_are_not_sframe() {
         // Inbound plain frames from real peers (research note §4.2) must fail to open.
