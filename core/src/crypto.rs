@@ -106,8 +106,10 @@ impl AesCm {
                 counter = counter.wrapping_add(1);
             }
             self.cipher.encrypt_blocks(&mut blocks[..n]);
-            for (byte, key) in chunk.iter_mut().zip(blocks.iter().flat_map(|b| b.iter())) {
-                *byte ^= key;
+            for (part, key) in chunk.chunks_mut(16).zip(&blocks) {
+                for (byte, k) in part.iter_mut().zip(key.iter()) {
+                    *byte ^= k;
+                }
             }
         }
         blocks.iter_mut().for_each(|b| b.fill(0));

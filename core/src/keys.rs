@@ -443,6 +443,19 @@ mod tests {
     }
 
     #[test]
+    fn hbh_modes_pick_their_label_pairs() {
+        let k = HbhKey::from_slice(&[0x40; 30]).unwrap();
+        let key = |m: &SrtpMaster| *m.key();
+        let (send, recv) = k.masters(HbhMode::Directional);
+        assert_eq!(key(&send), key(&k.master(HbhLabels::UplinkSrtcp)));
+        assert_eq!(key(&recv), key(&k.master(HbhLabels::DownlinkSrtcp)));
+        assert_ne!(key(&send), key(&recv));
+        let (send, recv) = k.masters(HbhMode::Shared);
+        assert_eq!(key(&send), key(&k.master(HbhLabels::SharedSrtcp)));
+        assert_eq!(key(&recv), key(&send));
+    }
+
+    #[test]
     fn wrong_lengths_are_typed_errors() {
         assert_eq!(
             CallKey::from_slice(&[0; 31]).err(),

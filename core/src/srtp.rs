@@ -842,6 +842,36 @@ mod tests {
     }
 
     #[test]
+    fn srtcp_index_exhaustion_is_an_error_without_state_change() {
+        let mut tx = SrtpSender::new(&master(), SSRC, Config::WHATSAPP);
+        tx.srtcp_index = SRTCP_MAX_INDEX - 1;
+        let last = protect_rtcp(&mut tx, &rtcp(SSRC));
+        assert_eq!(&last[12..16], &[0xff, 0xff, 0xff, 0xff]);
+        let mut b = rtcp(SSRC);
+        b.resize(40, 0);
+        let before = b.clone();
+        assert_eq!(tx.protect_rtcp(&mut b, 12), Err(Error::IndexExhausted));
+        assert_eq!((b, tx.srtcp_index), (before, SRTCP_MAX_INDEX));
+    }
+
+    #[test]
+    fn non_default_tag_length_round_trips_and_is_checked_in_full() {
+        let config = Config::with_rtp_tag_len(20).unwrap();
+        let mut tx = SrtpSender::new(&master(), SSRC, config);
+        let mut rx = SrtpReceiver::<2>::new(&master(), config);
+        rx.add_ssrc(SSRC).unwrap();
+        let good = protect(&mut tx, &rtp(1, SSRC));
+        assert_eq!(good.len(), rtp(1, SSRC).len() + 20);
+        let mut bad = good.clone();
+        *bad.last_mut().unwrap() ^= 0x80;
+        let mut b = bad.clone();
+        assert_eq!(rx.unprotect_rtp(&mut b), Err(Error::AuthFailed));
+        let mut b = good.clone();
+        let n = rx.unprotect_rtp(&mut b).unwrap();
+        assert_eq!(&b[..n], &rtp(1, SSRC)[..]);
+    }
+
+    #[test]
     fn tag_lengths_outside_1_to_20_are_rejected() {
         assert_eq!(Config::new(0, 10), Err(Error::TagLength));
         assert_eq!(Config::new(21, 10), Err(Error::TagLength));
