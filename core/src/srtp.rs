@@ -339,6 +339,13 @@ impl SrtpSender {
         }
     }
 
+    /// Replace the keys (a group epoch rekey) while keeping the ROC and the SRTCP index, so the
+    /// stream continues without a sequence discontinuity.
+    pub fn rekey(&mut self, master: &SrtpMaster) {
+        self.rtp = StreamCrypto::new(master, Stream::Rtp);
+        self.rtcp = StreamCrypto::new(master, Stream::Rtcp);
+    }
+
     /// The SSRC this sender protects.
     pub fn ssrc(&self) -> u32 {
         self.ssrc
@@ -834,9 +841,16 @@ mod tests {
             accepts_rtp(&mut rx, &protect(&mut tx, &rtp(seq, SSRC)), &rtp(seq, SSRC));
         }
         assert_eq!((tx.roc(), rx.roc(SSRC)), (2, Some(2)));
+        let c = protect_rtcp(&mut tx, &rtcp(SSRC));
+        assert_eq!(&c[12..16], &0x8000_0001u32.to_be_bytes());
         let fresh = SrtpMaster::new([0x33; 16], [0x44; 14]);
         rx.rekey(&fresh);
         assert_eq!(rx.roc(SSRC), Some(0));
+        // The sender's epoch rekey keeps its ROC and SRTCP index.
+        tx.rekey(&fresh);
+        assert_eq!(tx.roc(), 2);
+        let c = protect_rtcp(&mut tx, &rtcp(SSRC));
+        assert_eq!(&c[12..16], &0x8000_0002u32.to_be_bytes());
         let mut tx2 = SrtpSender::new(&fresh, SSRC, Config::WHATSAPP);
         accepts_rtp(&mut rx, &protect(&mut tx2, &rtp(9, SSRC)), &rtp(9, SSRC));
     }
