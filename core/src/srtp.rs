@@ -115,11 +115,17 @@ const SRTCP_MAX_INDEX: u32 = 0x7fff_ffff;
 const RTCP_CLEAR_LEN_BYTES: usize = 8;
 
 /// Expanded session keys of one stream kind (RTP or RTCP) in one direction.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 struct StreamCrypto {
     aes: AesCm,
     hmac: HmacSha1Key,
     salt: [u8; 14],
+}
+
+impl core::fmt::Debug for StreamCrypto {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("StreamCrypto { .. }")
+    }
 }
 
 impl Drop for StreamCrypto {
@@ -883,6 +889,19 @@ mod tests {
         let mut b = good.clone();
         let n = rx.unprotect_rtp(&mut b).unwrap();
         assert_eq!(&b[..n], &rtp(1, SSRC)[..]);
+    }
+
+    #[test]
+    fn debug_output_hides_session_keys() {
+        let keys = SessionKeys::derive(&master(), Stream::Rtp);
+        let tx = SrtpSender::new(&master(), SSRC, Config::WHATSAPP);
+        let rx = receiver();
+        let text = alloc::format!("{tx:?} {rx:?}");
+        for secret in [&keys.salt[..4], &keys.cipher_key[..4], &keys.auth_key[..4]] {
+            let dec = alloc::format!("{}, {}, {}, {}", secret[0], secret[1], secret[2], secret[3]);
+            assert!(!text.contains(&dec), "{text}");
+        }
+        assert!(text.contains("StreamCrypto { .. }"));
     }
 
     #[test]
