@@ -23,6 +23,8 @@ use crate::keys::{SessionKeys, SrtpMaster, Stream};
 pub enum Error {
     /// Shorter than its header (plus the SRTCP trailer and the tag).
     TooShort,
+    /// A payload beyond AES-CM's 16-bit block counter (1 MiB).
+    TooLong,
     /// Not an RTP/RTCP version-2 packet.
     Malformed,
     /// The caller's buffer has no room for the trailer and tag.
@@ -45,6 +47,7 @@ impl core::fmt::Display for Error {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.write_str(match self {
             Error::TooShort => "packet too short",
+            Error::TooLong => "payload too long for AES-CM",
             Error::Malformed => "not an RTP/RTCP v2 packet",
             Error::BufferTooSmall => "buffer has no room for the tag",
             Error::UnknownSsrc => "unknown SSRC",
@@ -160,7 +163,7 @@ impl StreamCrypto {
     fn crypt(&self, ssrc: u32, index: u64, data: &mut [u8]) -> Result<(), Error> {
         self.aes
             .apply_keystream(&self.iv(ssrc, index), data)
-            .map_err(|_| Error::TooShort)
+            .map_err(|_| Error::TooLong)
     }
 }
 
@@ -902,6 +905,17 @@ mod tests {
             assert!(!text.contains(&dec), "{text}");
         }
         assert!(text.contains("StreamCrypto { .. }"));
+    }
+
+    #[test]
+    fn payloads_beyond_the_aes_cm_counter_are_refused_untouched() {
+        let mut tx = SrtpSender::new(&master(), SSRC, Config::WHATSAPP);
+        let mut big = rtp(1, SSRC);
+        let len = 16 + AesCm::MAX_LEN_BYTES + 1;
+        big.resize(len + 4, 0x5a);
+        let before = big.clone();
+        assert_eq!(tx.protect_rtp(&mut big, len), Err(Error::TooLong));
+        assert_eq!((big == before, tx.roc), (true, RocState::default()));
     }
 
     #[test]
