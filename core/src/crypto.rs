@@ -66,6 +66,173 @@ pub fn crc32(parts: &[&[u8]]) -> u32 {
     digest.finalize()
 }
 
+/// AES-128 in counter mode as SRTP uses it (RFC 3711 §4.1.1): the key schedule is expanded once
+/// and kept, so each packet costs only its keystream blocks.
+///
+/// The counter is the whole 16-byte IV read as a big-endian integer. RFC 3711 specifies a 16-bit
+/// block counter in the IV's last two bytes, which SRTP leaves zero; the two agree for every input
+/// shorter than 2^16 blocks (1 MiB), and [`AesCm::apply_keystream`] refuses anything longer.
+#[derive(Clone)]
+pub struct AesCm {
+    cipher: aes::Aes128,
+}
+
+impl AesCm {
+    /// Longest input the 16-bit RFC 3711 block counter covers.
+    pub const MAX_LEN_BYTES: usize = 16 << 16;
+
+    /// Expand `key` (zeroized with the cipher when it is dropped).
+    pub fn new(key: &[u8; 16]) -> Self {
+        use aes::cipher::KeyInit as _;
+        AesCm {
+            cipher: aes::Aes128::new(key.into()),
+        }
+    }
+
+    /// XOR `data` with the keystream that starts at counter block `iv`.
+    pub fn apply_keystream(&self, iv: &[u8; 16], data: &mut [u8]) -> Result<(), Error> {
+        use aes::cipher::BlockCipherEncrypt as _;
+        if data.len() > Self::MAX_LEN_BYTES {
+            return Err(Error::OutputTooLong);
+        }
+        // Eight blocks per call let the AES backends pipeline (AES-NI, ARMv8, bitsliced).
+        const BATCH: usize = 8;
+        let mut counter = u128::from_be_bytes(*iv);
+        let mut blocks = [aes::Block::default(); BATCH];
+        for chunk in data.chunks_mut(16 * BATCH) {
+            let n = chunk.len().div_ceil(16);
+            for block in &mut blocks[..n] {
+                *block = counter.to_be_bytes().into();
+                counter = counter.wrapping_add(1);
+            }
+            self.cipher.encrypt_blocks(&mut blocks[..n]);
+            for (part, key) in chunk.chunks_mut(16).zip(&blocks) {
+                for (byte, k) in part.iter_mut().zip(key.iter()) {
+                    *byte ^= k;
+                }
+            }
+        }
+        blocks.iter_mut().for_each(|b| b.fill(0));
+        Ok(())
+    }
+}
+
+impl core::fmt::Debug for AesCm {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("AesCm { .. }")
+    }
+}
+
+/// HMAC-SHA1 (RFC 2104) with the key already absorbed: the inner and outer hash states after the
+/// padded key block are computed once, and each message clones them (SRTP/SRTCP authentication).
+///
+/// Built on `Sha1` directly rather than `hmac::Hmac` because the hash states zeroize on drop
+/// (sha1's `zeroize` feature) while `hmac`'s pad states do not.
+#[derive(Clone)]
+pub struct HmacSha1Key {
+    inner: Sha1,
+    outer: Sha1,
+}
+
+impl HmacSha1Key {
+    /// Absorb `key` (any length; longer than a block is hashed first).
+    pub fn new(key: &[u8]) -> Self {
+        use sha1::Digest as _;
+        let mut block = zeroize::Zeroizing::new([0u8; 64]);
+        if key.len() > 64 {
+            block[..20].copy_from_slice(&Sha1::digest(key));
+        } else {
+            block[..key.len()].copy_from_slice(key);
+        }
+        let mut pad = zeroize::Zeroizing::new([0u8; 64]);
+        let mut keyed = |x: u8| {
+            for (p, k) in pad.iter_mut().zip(block.iter()) {
+                *p = k ^ x;
+            }
+            let mut h = Sha1::new();
+            h.update(&pad[..]);
+            h
+        };
+        HmacSha1Key {
+            inner: keyed(0x36),
+            outer: keyed(0x5c),
+        }
+    }
+
+    /// HMAC-SHA1 over the concatenation of `parts`.
+    pub fn mac(&self, parts: &[&[u8]]) -> [u8; 20] {
+        use sha1::Digest as _;
+        let mut inner = self.inner.clone();
+        for p in parts {
+            inner.update(p);
+        }
+        let mut outer = self.outer.clone();
+        outer.update(inner.finalize());
+        outer.finalize().into()
+    }
+}
+
+impl core::fmt::Debug for HmacSha1Key {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("HmacSha1Key { .. }")
+    }
+}
+
+/// AES-128-GCM with a 16-byte nonce (so the pre-counter block J0 comes from GHASH, not the 96-bit
+/// shortcut) and a 16-byte tag: the AEAD of WhatsApp's SFrame.
+#[derive(Clone)]
+pub struct Aes128Gcm16 {
+    aead: aes_gcm::AesGcm<aes::Aes128, aes_gcm::aead::consts::U16>,
+}
+
+/// The AEAD refused: the tag did not verify (or the input was beyond GCM's limits).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AeadError;
+
+impl Aes128Gcm16 {
+    /// Expand `key` (zeroized with the cipher when it is dropped).
+    pub fn new(key: &[u8; 16]) -> Self {
+        use aes_gcm::KeyInit as _;
+        Aes128Gcm16 {
+            aead: aes_gcm::AesGcm::new(key.into()),
+        }
+    }
+
+    /// Encrypt `data` in place; returns the tag.
+    pub fn seal(
+        &self,
+        nonce: &[u8; 16],
+        aad: &[u8],
+        data: &mut [u8],
+    ) -> Result<[u8; 16], AeadError> {
+        use aes_gcm::aead::AeadInOut as _;
+        self.aead
+            .encrypt_inout_detached(nonce.into(), aad, data.into())
+            .map(Into::into)
+            .map_err(|_| AeadError)
+    }
+
+    /// Verify `tag` over `data` and only then decrypt it in place; on failure `data` is untouched.
+    pub fn open(
+        &self,
+        nonce: &[u8; 16],
+        aad: &[u8],
+        data: &mut [u8],
+        tag: &[u8; 16],
+    ) -> Result<(), AeadError> {
+        use aes_gcm::aead::AeadInOut as _;
+        self.aead
+            .decrypt_inout_detached(nonce.into(), aad, data.into(), tag.into())
+            .map_err(|_| AeadError)
+    }
+}
+
+impl core::fmt::Debug for Aes128Gcm16 {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("Aes128Gcm16 { .. }")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -90,6 +257,31 @@ mod tests {
             hmac_sha256(b"Jefe", &[b"what do ya want for nothing?"])[..],
             want[..]
         );
+    }
+
+    #[test]
+    fn prepared_hmac_sha1_matches_rfc2202() {
+        // Case 2 (short key, split message) and case 6 (key longer than a block).
+        let k = HmacSha1Key::new(b"Jefe");
+        assert_eq!(
+            k.mac(&[b"what do ya want ", b"for nothing?"])[..],
+            hex("effcdf6ae5eb2fa2d27416d5f184df9c259a7c79")[..]
+        );
+        let k = HmacSha1Key::new(&[0xaa; 80]);
+        assert_eq!(
+            k.mac(&[b"Test Using Larger Than Block-Size Key - Hash Key First"])[..],
+            hex("aa4ae5e15272d00e95705637ce8a3b55ed402112")[..]
+        );
+    }
+
+    #[test]
+    fn expanded_keys_zeroize_on_drop() {
+        // A compile-time check: the RustCrypto types holding key schedules and HMAC pad states
+        // wipe themselves when dropped (the `zeroize` features are enabled).
+        fn wipes<T: zeroize::ZeroizeOnDrop>() {}
+        wipes::<aes::Aes128>();
+        wipes::<Sha1>();
+        wipes::<aes_gcm::AesGcm<aes::Aes128, aes_gcm::aead::consts::U16>>();
     }
 
     #[test]

@@ -98,6 +98,31 @@ pub static SUITES: &[Suite] = &[
         file: "own:wacrg-mlow-splitred.json",
         run: crate::red::kat::worked_examples,
     },
+    Suite {
+        name: "media key schedule (voip kats)",
+        file: "shared:voip/kats.json",
+        run: crate::keys::kat::kats,
+    },
+    Suite {
+        name: "srtp packets (voip kats)",
+        file: "shared:voip/kats.json",
+        run: crate::srtp::kat::kats,
+    },
+    Suite {
+        name: "sframe (voip kats)",
+        file: "shared:voip/kats.json",
+        run: crate::sframe::kat::kats,
+    },
+    Suite {
+        name: "aes-cm keystream (RFC 3711 B.2)",
+        file: "own:rfc3711-aes-cm.json",
+        run: crate::srtp::kat::rfc3711_aes_cm,
+    },
+    Suite {
+        name: "srtp key derivation (RFC 3711 B.3)",
+        file: "own:rfc3711-kdf.json",
+        run: crate::keys::kat::rfc3711_kdf,
+    },
 ];
 
 fn fail(at: &str, what: &'static str) -> Failure {
@@ -178,4 +203,18 @@ fn hkdf_rfc5869(v: &dyn Vectors) -> Result<(), Failure> {
         expect_eq(&at("okm"), &okm[..], &want[..])?;
     }
     Ok(())
+}
+
+/// One known answer inside a suite, named by its vector path, so that host tests can run every
+/// value as a test of its own while the suite (and the QEMU runner) runs them all.
+pub struct Check {
+    /// The vector path of the pinned value (`wahkdf.okm46`).
+    pub path: &'static str,
+    /// The check.
+    pub run: fn(&dyn Vectors) -> Result<(), Failure>,
+}
+
+/// Run `checks` in order and stop at the first failure.
+pub fn run_checks(v: &dyn Vectors, checks: &[Check]) -> Result<(), Failure> {
+    checks.iter().try_for_each(|c| (c.run)(v))
 }

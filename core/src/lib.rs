@@ -32,6 +32,9 @@
 //! - [`time`]: the core's `Instant` and `Duration`.
 //! - [`crypto`]: thin wrappers over the RustCrypto primitives the protocols use.
 //! - [`media`]: media-path pieces independent of keying and codec (the jitter buffer).
+//! - [`keys`]: the media key schedule (participant ids, WAHKDF, RFC 3711 KDF, HBH, SFrame, SSRC).
+//! - [`srtp`]: SRTP/SRTCP protect and unprotect in place (AES-CM-128, HMAC-SHA1).
+//! - [`sframe`]: WhatsApp's SFrame (AES-128-GCM, 16-byte nonce, trailer header).
 //! - `kat` (feature `kat`): known-answer checks that run on the host and on the QEMU Cortex-M4
 //!   target alike.
 //! - [`rtp`]: WhatsApp's RTP header forms and the audio sequencer.
@@ -50,11 +53,14 @@ pub mod crypto;
 pub mod demux;
 #[cfg(feature = "kat")]
 pub mod kat;
+pub mod keys;
 pub mod media;
 pub mod payload;
 pub mod red;
 pub mod relay;
 pub mod rtcp;
 pub mod rtp;
+pub mod sframe;
+pub mod srtp;
 pub mod stun;
 pub mod time;
