@@ -16,6 +16,7 @@
 //! it later without touching the callers.
 
 pub mod excitation;
+pub mod noise;
 
 #[cfg(test)]
 mod test_vectors;
