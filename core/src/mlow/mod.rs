@@ -17,6 +17,7 @@
 
 pub mod excitation;
 pub mod noise;
+pub mod synth;
 
 #[cfg(test)]
 mod test_vectors;
