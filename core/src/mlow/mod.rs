@@ -17,6 +17,7 @@
 
 pub mod excitation;
 pub mod noise;
+pub mod postfilter;
 pub mod synth;
 
 #[cfg(test)]
