@@ -62,11 +62,18 @@ pub struct Suite {
 }
 
 /// Every known-answer suite of the core.
-pub static SUITES: &[Suite] = &[Suite {
-    name: "hkdf-sha256 (RFC 5869)",
-    file: "own:rfc5869-hkdf-sha256.json",
-    run: hkdf_rfc5869,
-}];
+pub static SUITES: &[Suite] = &[
+    Suite {
+        name: "hkdf-sha256 (RFC 5869)",
+        file: "own:rfc5869-hkdf-sha256.json",
+        run: hkdf_rfc5869,
+    },
+    Suite {
+        name: "mlow noise generator (reference subframes)",
+        file: "shared:mlow-meowcaller/gennoise_vectors.json",
+        run: crate::mlow::noise::kat::reference_subframes,
+    },
+];
 
 fn fail(at: &str, what: &'static str) -> Failure {
     Failure {
@@ -89,6 +96,16 @@ pub fn int(v: &dyn Vectors, path: &str) -> Result<i64, Failure> {
     match v.get(path) {
         Some(Value::Int(i)) => Ok(i),
         Some(_) => Err(fail(path, "not an integer")),
+        None => Err(fail(path, "missing")),
+    }
+}
+
+/// The number at `path` (an integer leaf converts).
+pub fn float(v: &dyn Vectors, path: &str) -> Result<f64, Failure> {
+    match v.get(path) {
+        Some(Value::Float(f)) => Ok(f),
+        Some(Value::Int(i)) => Ok(i as f64),
+        Some(_) => Err(fail(path, "not a number")),
         None => Err(fail(path, "missing")),
     }
 }

@@ -525,5 +525,96 @@ fn ma2(x: &[f32], c: [f32; 3], state: &mut [f32; 2], y: &mut [f32]) {
     *state = [x1, x2];
 }
 
+#[cfg(feature = "kat")]
+pub mod kat {
+    //! Known-answer check of the generator on `gennoise_vectors.json` (30 reference subframes
+    //! with the state before and after), run on the host and on the Cortex-M4 target.
+
+    use alloc::format;
+    use alloc::string::String;
+
+    use super::{NoiseInput, NoiseState};
+    use crate::kat::{Failure, Vectors, float, int};
+
+    fn state(v: &dyn Vectors, at: &str) -> Result<NoiseState, Failure> {
+        let f = |k: &str| float(v, &format!("{at}.{k}")).map(|x| x as f32);
+        Ok(NoiseState {
+            env_smooth: f("env_smth")?,
+            env_last: f("env_last")?,
+            uv_filter: [f("out_state_uv.0")?, f("out_state_uv.1")?],
+            v_filter: [f("out_state_v.0")?, f("out_state_v.1")?],
+            corr_smooth: [f("corr_smth.0")?, f("corr_smth.1")?, f("corr_smth.2")?],
+            shape_filter: [f("shape_state.0")?, f("shape_state.1")?],
+            prev_voiced: int(v, &format!("{at}.prev_voiced"))? != 0,
+            voiced_run: int(v, &format!("{at}.since_unvoiced"))? as i32,
+            seed: int(v, &format!("{at}.rand_seed"))? as i32,
+        })
+    }
+
+    fn close(at: String, got: f32, want: f32, tol: f32) -> Result<(), Failure> {
+        if (got - want).abs() <= tol {
+            Ok(())
+        } else {
+            Err(Failure {
+                at,
+                what: "beyond tolerance",
+            })
+        }
+    }
+
+    /// Each subframe from its recorded input state: seed exact, noise and state within 1e-6
+    /// absolute and the noise within 1e-4 of the subframe's peak.
+    pub fn reference_subframes(v: &dyn Vectors) -> Result<(), Failure> {
+        for r in 0..int(v, "#")? {
+            let f = |k: &str| float(v, &format!("{r}.{k}")).map(|x| x as f32);
+            let mut exc = [0.0f32; 80];
+            for (i, e) in exc.iter_mut().enumerate() {
+                *e = f(&format!("exc_pre.{i}"))?;
+            }
+            let mut s = state(v, &format!("{r}.ng_in"))?;
+            let input = NoiseInput {
+                excitation: &exc,
+                voiced: int(v, &format!("{r}.voiced"))? == 1,
+                pulses: int(v, &format!("{r}.sf_pulses"))? as u32,
+                residual_energy: f("nrgres")?,
+                fcb_gain_index: int(v, &format!("{r}.fcbg_idx"))? as usize,
+                lsf_low: [f("lsf.0")?, f("lsf.1")?],
+                normalized_bitrate: f("norm_br")?,
+            };
+            let mut out = [0.0f32; 80];
+            s.generate(&input, &mut out);
+            let want = state(v, &format!("{r}.ng_out"))?;
+            let seed_ok = s.seed == int(v, &format!("{r}.seed_out"))? as i32 && s.seed == want.seed;
+            let flags_ok = s.prev_voiced == want.prev_voiced && s.voiced_run == want.voiced_run;
+            if !seed_ok || !flags_ok {
+                return Err(Failure {
+                    at: format!("{r}.ng_out"),
+                    what: "seed or voicing history differs",
+                });
+            }
+            let mut peak = 0.0f32;
+            for i in 0..80 {
+                peak = peak.max(f(&format!("noise.{i}"))?.abs());
+            }
+            for (i, o) in out.iter().enumerate() {
+                let w = f(&format!("noise.{i}"))?;
+                close(format!("{r}.noise.{i}"), *o, w, 1e-6_f32.min(1e-4 * peak))?;
+            }
+            let pairs = [
+                (s.env_smooth, want.env_smooth),
+                (s.env_last, want.env_last),
+                (s.uv_filter[0], want.uv_filter[0]),
+                (s.uv_filter[1], want.uv_filter[1]),
+                (s.v_filter[0], want.v_filter[0]),
+                (s.v_filter[1], want.v_filter[1]),
+            ];
+            for (g, w) in pairs {
+                close(format!("{r}.ng_out"), g, w, 1e-6)?;
+            }
+        }
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests;
