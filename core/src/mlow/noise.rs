@@ -123,7 +123,7 @@ pub struct NoiseInput<'a> {
 
 /// Noise generator state carried across subframes, frames and packets; zero at decoder start.
 ///
-/// Size: 15 × 4 bytes + a flag, 64 bytes.
+/// Size: 11 × 4 bytes of filter memory, seed, run length and a flag: 56 bytes.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct NoiseState {
     /// Envelope smoother memory.
