@@ -38,28 +38,28 @@ impl LpcSynth {
     /// out.len())`. `a` is monic (`a[0]` = 1 is not read), as produced by NLSF → LPC conversion.
     pub fn filter(&mut self, a: &[f32; LPC_ORDER + 1], exc: &[f32], out: &mut [f32]) {
         let len = exc.len().min(out.len());
-        for n in 0..len {
-            // Oldest tap first, the reference's accumulation order.
-            let mut acc = exc[n];
-            for i in 0..LPC_ORDER {
-                let back = n + i; // position of y[n − 16 + i] in mem ++ out
-                let y = if back < LPC_ORDER {
-                    self.mem[back]
-                } else {
-                    out[back - LPC_ORDER]
-                };
-                acc -= a[LPC_ORDER - i] * y;
+        for (x, y) in exc[..len].chunks(CHUNK).zip(out[..len].chunks_mut(CHUNK)) {
+            // History and new samples contiguous: buf[n + 16] is y[n].
+            let mut buf = [0.0f32; LPC_ORDER + CHUNK];
+            buf[..LPC_ORDER].copy_from_slice(&self.mem);
+            for (n, &xn) in x.iter().enumerate() {
+                let past = &buf[n..n + LPC_ORDER];
+                // Oldest tap first, the reference's accumulation order.
+                let mut acc = xn;
+                for (yk, ak) in past.iter().zip(a[1..].iter().rev()) {
+                    acc -= ak * yk;
+                }
+                buf[n + LPC_ORDER] = acc;
             }
-            out[n] = acc;
-        }
-        if len >= LPC_ORDER {
-            self.mem.copy_from_slice(&out[len - LPC_ORDER..len]);
-        } else {
-            self.mem.copy_within(len.., 0);
-            self.mem[LPC_ORDER - len..].copy_from_slice(&out[..len]);
+            let n = x.len();
+            y.copy_from_slice(&buf[LPC_ORDER..LPC_ORDER + n]);
+            self.mem.copy_from_slice(&buf[n..n + LPC_ORDER]);
         }
     }
 }
+
+/// Samples filtered per pass through the contiguous work buffer.
+const CHUNK: usize = 160;
 
 /// Subframes per internal frame in the high-rate geometry.
 pub const SUBFRAMES: usize = FRAME_LEN / SUBFRAME_LEN;
