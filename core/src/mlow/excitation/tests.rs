@@ -160,3 +160,53 @@ fn extreme_lags_do_not_panic() {
     assert_eq!(block_lag(3), 33.5);
     assert_eq!(block_lag(u16::MAX), 320.0);
 }
+
+/// [`block_lag`] maps the decoded half-sample lag indices of `pitch_vectors.json` (the first four
+/// blocks of each packet's frame 0) exactly onto the lags the reference synthesis used in
+/// `exc_pre_lags.json` (packets matched through `inbound_capture_frames.json`).
+#[test]
+fn block_lag_matches_reference() {
+    const T: &str = "block_lag_matches_reference";
+    let (Some(pitch), Some(frames), Some(exc)) = (
+        json(T, "mlow/pitch_vectors.json"),
+        json(T, "mlow/inbound_capture_frames.json"),
+        json(T, "mlow/exc_pre_lags.json"),
+    ) else {
+        return;
+    };
+    let frames: Vec<&str> = frames
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f.as_str().unwrap())
+        .collect();
+    let exc: BTreeMap<Key, &serde_json::Value> = exc
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (key(r), r))
+        .collect();
+    let mut checked = 0;
+    for rec in pitch.as_array().unwrap() {
+        let prefix = rec["frame"].as_str().unwrap();
+        let packets: Vec<usize> = (0..frames.len())
+            .filter(|&i| frames[i].starts_with(prefix))
+            .collect();
+        assert_eq!(packets.len(), 1, "frame prefix {prefix} is ambiguous");
+        let p = packets[0] as i64;
+        if int(exc[&(p, 0, 0)], "voiced") != 1 {
+            continue; // the parameter dump force-ran the pitch block on an unvoiced frame
+        }
+        let mut want = floats(exc[&(p, 0, 0)], "lags");
+        want.extend(floats(exc[&(p, 0, 1)], "lags"));
+        let got: Vec<f32> = rec["int_lag_q6"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|q| block_lag(q.as_u64().unwrap() as u16))
+            .collect();
+        assert_eq!(got, want, "packet {p}");
+        checked += 1;
+    }
+    assert_eq!(checked, 65);
+}
