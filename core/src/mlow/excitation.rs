@@ -3,7 +3,7 @@
 //! history at the decoded pitch lags.
 //!
 //! Per 80-sample subframe the packet decoder:
-//! 1. writes the FCB part with [`add_pulses`] (gain from [`fcb_gain`]);
+//! 1. writes the FCB part with [`write_pulses`] (gain from [`fcb_gain`]);
 //! 2. in a voiced frame, adds the ACB part with [`Ltp::predict`], using the two 40-sample block lags
 //!    of the subframe and the gains from [`acb_gains`] (which applies the bitrate-dependent high
 //!    boost; the bitrate comes from [`normalized_bitrate`]);
@@ -70,7 +70,7 @@ pub fn fcb_gain(voiced: bool, index: usize) -> f32 {
 
 /// Writes one subframe's FCB excitation: `exc[i] = pulses[i] · gain` (signed pulse magnitudes; zero
 /// where there is no pulse). Uses `min(pulses.len(), exc.len())` samples and zeroes the rest of `exc`.
-pub fn add_pulses(pulses: &[i16], gain: f32, exc: &mut [f32]) {
+pub fn write_pulses(pulses: &[i16], gain: f32, exc: &mut [f32]) {
     exc.fill(0.0);
     for (e, &p) in exc.iter_mut().zip(pulses) {
         if p != 0 {

@@ -9,7 +9,7 @@
 //! (both verified against the reference dumps).
 
 use super::excitation::{
-    LAG_BLOCK_LEN, Ltp, SUBFRAME_LEN, acb_gains, add_pulses, fcb_gain, normalized_bitrate,
+    LAG_BLOCK_LEN, Ltp, SUBFRAME_LEN, acb_gains, fcb_gain, normalized_bitrate, write_pulses,
 };
 use super::noise::{NoiseInput, NoiseState, residual_energy};
 use super::postfilter::{FRAME_LEN, HpPostfilter};
@@ -125,7 +125,7 @@ impl LowBand {
             let span = sf * SUBFRAME_LEN..(sf + 1) * SUBFRAME_LEN;
             let mut exc = [0.0f32; SUBFRAME_LEN];
             let gain = fcb_gain(p.voiced, p.fcb_gain_index[sf]);
-            add_pulses(&p.pulses[span.clone()], gain, &mut exc);
+            write_pulses(&p.pulses[span.clone()], gain, &mut exc);
             if p.voiced {
                 let lags = [p.block_lags[2 * sf], p.block_lags[2 * sf + 1]];
                 let gains = acb_gains(p.acb_codebook_q14[sf], bitrate);

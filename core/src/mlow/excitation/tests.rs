@@ -68,7 +68,7 @@ fn excitation_matches_reference_stream() {
         assert_eq!(count, int(p, "sf_pulses"), "pulse count at {:?}", key(rec));
 
         let mut ours = [0.0f32; SUBFRAME_LEN];
-        add_pulses(&pulses, gain, &mut ours);
+        write_pulses(&pulses, gain, &mut ours);
         for (o, a) in ours.iter_mut().zip(&acb) {
             *o += a;
         }

@@ -158,7 +158,7 @@ fn harmonic_inputs_follow_from_frames() {
 #[test]
 #[allow(clippy::needless_range_loop)]
 fn low_band_chains_the_stages() {
-    use crate::mlow::excitation::{acb_gains, add_pulses, fcb_gain, normalized_bitrate};
+    use crate::mlow::excitation::{acb_gains, fcb_gain, normalized_bitrate, write_pulses};
     use crate::mlow::noise::{NoiseInput, residual_energy};
 
     let lpc64 = stable_lpc();
@@ -198,7 +198,7 @@ fn low_band_chains_the_stages() {
         for sf in 0..SUBFRAMES {
             let span = sf * 80..(sf + 1) * 80;
             let mut exc = [0.0f32; 80];
-            add_pulses(
+            write_pulses(
                 &pulses[span.clone()],
                 fcb_gain(voiced, params.fcb_gain_index[sf]),
                 &mut exc,
