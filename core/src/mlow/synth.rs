@@ -170,5 +170,15 @@ pub fn packet_bitrate(frame_bitrates: &[f32]) -> f32 {
     sum / frame_bitrates.len() as f32
 }
 
+/// Converts decoder output to 16-bit PCM as the reference does: scale by 32767 (not 32768) and
+/// truncate toward zero, saturating at the i16 range (NaN becomes 0). Converts
+/// `min(samples.len(), pcm.len())` samples.
+pub fn to_pcm16(samples: &[f32], pcm: &mut [i16]) {
+    for (p, &x) in pcm.iter_mut().zip(samples) {
+        // `as` truncates toward zero and saturates.
+        *p = (x * 32767.0) as i16;
+    }
+}
+
 #[cfg(test)]
 mod tests;
