@@ -69,6 +69,36 @@ pub static SUITES: &[Suite] = &[
         run: hkdf_rfc5869,
     },
     Suite {
+        name: "rtp headers (voip kats)",
+        file: "shared:voip/kats.json",
+        run: crate::rtp::kat::headers,
+    },
+    Suite {
+        name: "rtcp builders (voip kats)",
+        file: "shared:voip/kats.json",
+        run: crate::rtcp::kat::builders,
+    },
+    Suite {
+        name: "stun relay dialect (voip kats)",
+        file: "shared:voip/kats.json",
+        run: crate::stun::kat::relay_dialect,
+    },
+    Suite {
+        name: "stun protobuf payloads (voip kats)",
+        file: "shared:voip/kats.json",
+        run: crate::stun::proto::kat::payloads,
+    },
+    Suite {
+        name: "stun (RFC 5769)",
+        file: "own:rfc5769-stun.json",
+        run: crate::stun::kat::rfc5769,
+    },
+    Suite {
+        name: "splitred (wacrg mlow-red-fec)",
+        file: "own:wacrg-mlow-splitred.json",
+        run: crate::red::kat::worked_examples,
+    },
+    Suite {
         name: "mlow noise generator (reference subframes)",
         file: "shared:mlow-meowcaller/gennoise_vectors.json",
         run: crate::mlow::noise::kat::reference_subframes,

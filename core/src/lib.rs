@@ -34,13 +34,27 @@
 //! - [`mlow`]: the MLow speech codec (WhatsApp's default call codec).
 //! - `kat` (feature `kat`): known-answer checks that run on the host and on the QEMU Cortex-M4
 //!   target alike.
+//! - [`rtp`]: WhatsApp's RTP header forms and the audio sequencer.
+//! - [`rtcp`]: SR/RR/SDES builders, the compound parser and RFC 3550 receiver statistics.
+//! - [`stun`]: STUN in the relay dialect: attributes, integrity, allocate / ping / binding success.
+//! - [`relay`]: the typed `<relay>` block and endpoint preference.
+//! - [`demux`]: STUN / RTCP / RTP classification and the group envelope.
+//! - [`red`]: the SplitRed redundancy envelope.
+//! - [`payload`]: MLow TOC routing, the Opus escape rewrite and the SID token.
 #![no_std]
 #![forbid(unsafe_code)]
 
 extern crate alloc;
 
 pub mod crypto;
+pub mod demux;
 #[cfg(feature = "kat")]
 pub mod kat;
 pub mod mlow;
+pub mod payload;
+pub mod red;
+pub mod relay;
+pub mod rtcp;
+pub mod rtp;
+pub mod stun;
 pub mod time;
