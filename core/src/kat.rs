@@ -123,6 +123,11 @@ pub static SUITES: &[Suite] = &[
         file: "own:rfc3711-kdf.json",
         run: crate::keys::kat::rfc3711_kdf,
     },
+    Suite {
+        name: "mlow noise generator (reference subframes)",
+        file: "shared:mlow-meowcaller/gennoise_vectors.json",
+        run: crate::mlow::noise::kat::reference_subframes,
+    },
 ];
 
 fn fail(at: &str, what: &'static str) -> Failure {
@@ -146,6 +151,16 @@ pub fn int(v: &dyn Vectors, path: &str) -> Result<i64, Failure> {
     match v.get(path) {
         Some(Value::Int(i)) => Ok(i),
         Some(_) => Err(fail(path, "not an integer")),
+        None => Err(fail(path, "missing")),
+    }
+}
+
+/// The number at `path` (an integer leaf converts).
+pub fn float(v: &dyn Vectors, path: &str) -> Result<f64, Failure> {
+    match v.get(path) {
+        Some(Value::Float(f)) => Ok(f),
+        Some(Value::Int(i)) => Ok(i as f64),
+        Some(_) => Err(fail(path, "not a number")),
         None => Err(fail(path, "missing")),
     }
 }

@@ -35,6 +35,7 @@
 //! - [`keys`]: the media key schedule (participant ids, WAHKDF, RFC 3711 KDF, HBH, SFrame, SSRC).
 //! - [`srtp`]: SRTP/SRTCP protect and unprotect in place (AES-CM-128, HMAC-SHA1).
 //! - [`sframe`]: WhatsApp's SFrame (AES-128-GCM, 16-byte nonce, trailer header).
+//! - [`mlow`]: the MLow speech codec (WhatsApp's default call codec).
 //! - `kat` (feature `kat`): known-answer checks that run on the host and on the QEMU Cortex-M4
 //!   target alike.
 //! - [`rtp`]: WhatsApp's RTP header forms and the audio sequencer.
@@ -55,6 +56,7 @@ pub mod demux;
 pub mod kat;
 pub mod keys;
 pub mod media;
+pub mod mlow;
 pub mod payload;
 pub mod red;
 pub mod relay;

@@ -1,0 +1,262 @@
+//! Excitation of the low-band CELP: fixed-codebook (FCB) pulses scaled by their gain, plus, in voiced
+//! frames, the adaptive-codebook (ACB) / long-term-predictor contribution built from the excitation
+//! history at the decoded pitch lags.
+//!
+//! Per 80-sample subframe the packet decoder:
+//! 1. writes the FCB part with [`write_pulses`] (gain from [`fcb_gain`]);
+//! 2. in a voiced frame, adds the ACB part with [`Ltp::predict`], using the two 40-sample block lags
+//!    of the subframe and the gains from [`acb_gains`] (which applies the bitrate-dependent high
+//!    boost; the bitrate comes from [`normalized_bitrate`]);
+//! 3. always calls [`Ltp::push`] with the resulting excitation, *before* any noise is added (the
+//!    reference history holds the noise-free excitation);
+//! 4. then hands the same excitation to [`super::noise`].
+//!
+//! Only the high-rate (HR, 4 × 80-sample subframes per 20 ms frame) geometry is covered here; the
+//! low-rate pitch sharpening and its gain codebook have no reference vectors yet.
+
+use libm::{expf, floorf, log2f, powf};
+
+/// Samples per subframe at 16 kHz in the high-rate geometry (5 ms).
+pub const SUBFRAME_LEN: usize = 80;
+/// Samples per pitch-lag block (2.5 ms); each subframe carries two block lags.
+pub const LAG_BLOCK_LEN: usize = 40;
+/// Smallest pitch lag, in samples.
+pub const MIN_LAG: f32 = 32.0;
+/// Largest pitch lag, in samples.
+pub const MAX_LAG: f32 = 320.0;
+/// Number of voiced FCB gains (3 dB steps from −100 dB).
+pub const FCB_GAINS_VOICED: usize = 34;
+/// Number of unvoiced FCB gains (1 dB steps from −90 dB).
+pub const FCB_GAINS_UNVOICED: usize = 91;
+
+/// Half-width of the half-sample interpolation kernel (taps on each side).
+const INTERP_HALF: usize = 8;
+/// The 16-tap half-sample interpolation kernel of the long-term predictor.
+#[allow(clippy::excessive_precision)]
+const INTERP_KERNEL: [f32; 2 * INTERP_HALF] = [
+    -6.3925986e-6,
+    0.00011064114,
+    -0.0009153038,
+    0.00484772,
+    -0.018698348,
+    0.05759091,
+    -0.15997477,
+    0.6170455,
+    0.61704546,
+    -0.15997475,
+    0.057590906,
+    -0.018698348,
+    0.00484772,
+    -0.0009153038,
+    0.000110641144,
+    -6.392598e-6,
+];
+
+/// ACB high boost at normalised bitrate 0 and 1 (interpolated linearly in between).
+const HIGH_BOOST_AT_0: f32 = 0.35;
+const HIGH_BOOST_AT_1: f32 = 0.18;
+
+/// The FCB gain for a decoded gain index: voiced `10^((3i − 100)/20)`, unvoiced `10^((i − 90)/20)`.
+///
+/// Out-of-range indices are clamped to the table (the parameter decoder never produces them).
+pub fn fcb_gain(voiced: bool, index: usize) -> f32 {
+    let db = if voiced {
+        index.min(FCB_GAINS_VOICED - 1) as f32 * 3.0 + -100.0
+    } else {
+        index.min(FCB_GAINS_UNVOICED - 1) as f32 + -90.0
+    };
+    powf(10.0, 0.05 * db)
+}
+
+/// Writes one subframe's FCB excitation: `exc[i] = pulses[i] · gain` (signed pulse magnitudes; zero
+/// where there is no pulse). Uses `min(pulses.len(), exc.len())` samples and zeroes the rest of `exc`.
+pub fn write_pulses(pulses: &[i16], gain: f32, exc: &mut [f32]) {
+    exc.fill(0.0);
+    for (e, &p) in exc.iter_mut().zip(pulses) {
+        if p != 0 {
+            *e = f32::from(p) * gain;
+        }
+    }
+}
+
+/// The reference's logistic function, saturated outside ±80.
+pub(crate) fn sigmoid(x: f32) -> f32 {
+    if x > 80.0 {
+        1.0
+    } else if x < -80.0 {
+        0.0
+    } else {
+        1.0 / (1.0 + expf(-x))
+    }
+}
+
+/// The normalised bitrate in (0, 1) of an internal frame: a logistic function of the pulse density,
+/// `sigmoid(1.4 · log2(pulses_per_20ms + 1) − 6.5)`.
+///
+/// `frame_pulses` is the total pulse count of the internal frame and `frame_len_16` its length in
+/// 16 kHz samples (320 for 20 ms frames, 160 for 10 ms packets). It sets the ACB high boost, the
+/// noise hardness and (averaged per packet) the harmonic post-filter feedback.
+pub fn normalized_bitrate(frame_pulses: u32, frame_len_16: usize) -> f32 {
+    let per_20ms = (frame_pulses as f32 * frame_len_16 as f32) / (20.0 * 16.0);
+    sigmoid(1.4 * log2f(per_20ms + 1.0) - 6.5)
+}
+
+/// The synthesis lag in samples of a decoded block lag index (half-sample units above the minimum
+/// lag): `index / 2 + 32`, capped at 320.
+pub fn block_lag(index_half_samples: u16) -> f32 {
+    (f32::from(index_half_samples) * 0.5 + MIN_LAG).min(MAX_LAG)
+}
+
+/// The two ACB gains of a subframe from its Q14 codebook row, with the high boost applied.
+///
+/// The boost works on the sum/difference pair `(g0 + 2·g1, g0 − g1)`: it raises the magnitude of the
+/// difference by `0.35 + (0.18 − 0.35) · normalized_bitrate`, never beyond the sum's magnitude, and
+/// maps back. `codebook_q14` is the selected row of the high-rate ACB gain codebook (a runtime table
+/// of the parameter layer).
+pub fn acb_gains(codebook_q14: [i32; 2], normalized_bitrate: f32) -> [f32; 2] {
+    let scale = 1.0 / 16384.0;
+    let g = [
+        codebook_q14[0] as f32 * scale,
+        codebook_q14[1] as f32 * scale,
+    ];
+    let boost = HIGH_BOOST_AT_0 + (HIGH_BOOST_AT_1 - HIGH_BOOST_AT_0) * normalized_bitrate;
+    boost_gains(g, boost)
+}
+
+/// Applies a high boost to dequantised ACB gains (no-op for a zero boost).
+fn boost_gains(g: [f32; 2], boost: f32) -> [f32; 2] {
+    if boost == 0.0 {
+        return g;
+    }
+    let sum = g[0] + 2.0 * g[1];
+    let diff = g[0] - g[1];
+    let target = (diff.abs() + boost).min(sum.abs());
+    let diff = diff * (target / (diff.abs() + 1e-12));
+    [(sum + 2.0 * diff) / 3.0, (sum - diff) / 3.0]
+}
+
+/// Past excitation the predictor may reach: the longest lag, the interpolation half-width and one
+/// neighbour, rounded up to a multiple of 16.
+const LTP_HISTORY_LEN: usize = 336;
+const _: () = assert!(LTP_HISTORY_LEN > MAX_LAG as usize + INTERP_HALF);
+
+/// Long-term predictor state: the excitation history plus one subframe of working space.
+///
+/// Size: `(336 + 80) · 4` = 1664 bytes. Zero at decoder start.
+#[derive(Clone, Debug)]
+pub struct Ltp {
+    /// `buf[..LTP_HISTORY_LEN]` is the past excitation (newest last); the tail is where the
+    /// pitch-extended history of the current subframe is built.
+    buf: [f32; LTP_HISTORY_LEN + SUBFRAME_LEN],
+}
+
+impl Default for Ltp {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Ltp {
+    /// A predictor with silent history.
+    pub const fn new() -> Self {
+        Self {
+            buf: [0.0; LTP_HISTORY_LEN + SUBFRAME_LEN],
+        }
+    }
+
+    /// Adds the ACB contribution of one voiced subframe to `exc`.
+    ///
+    /// `lags` are the subframe's two block lags in samples (integer or half-integer, 32..=320;
+    /// other values are clamped), `gains` the boosted gains from [`acb_gains`]. For each 40-sample
+    /// block the history is extended by the lag (interpolated at half-sample lags) into basis 0, and
+    /// basis 1 is the sum of basis 0's two neighbours; the contribution is `g0·b0 + g1·b1`.
+    pub fn predict(&mut self, lags: [f32; 2], gains: [f32; 2], exc: &mut [f32; SUBFRAME_LEN]) {
+        for (block, &lag) in lags.iter().enumerate() {
+            let start = LTP_HISTORY_LEN + block * LAG_BLOCK_LEN;
+            let mut b0 = [0.0f32; LAG_BLOCK_LEN];
+            let mut b1 = [0.0f32; LAG_BLOCK_LEN];
+            self.extend(start, sanitize_lag(lag), &mut b0, &mut b1);
+            let out = &mut exc[block * LAG_BLOCK_LEN..(block + 1) * LAG_BLOCK_LEN];
+            for ((e, &x0), &x1) in out.iter_mut().zip(&b0).zip(&b1) {
+                let acb = gains[0] * x0;
+                *e += acb + gains[1] * x1;
+            }
+        }
+    }
+
+    /// Appends one subframe of (noise-free) excitation to the history.
+    pub fn push(&mut self, exc: &[f32; SUBFRAME_LEN]) {
+        self.buf.copy_within(SUBFRAME_LEN..LTP_HISTORY_LEN, 0);
+        self.buf[LTP_HISTORY_LEN - SUBFRAME_LEN..LTP_HISTORY_LEN].copy_from_slice(exc);
+    }
+
+    /// Builds both bases of one block starting at `start` in the working area.
+    fn extend(
+        &mut self,
+        start: usize,
+        lag: f32,
+        b0: &mut [f32; LAG_BLOCK_LEN],
+        b1: &mut [f32; LAG_BLOCK_LEN],
+    ) {
+        let whole = floorf(lag);
+        let int_lag = whole as usize;
+        let buf = &mut self.buf;
+        if whole == lag {
+            // Integer lag: repeat the history (periodically for lags under one block).
+            for i in 0..LAG_BLOCK_LEN {
+                buf[start + i] = buf[start + i - int_lag];
+            }
+            b0.copy_from_slice(&buf[start..start + LAG_BLOCK_LEN]);
+            for (i, b) in b1.iter_mut().enumerate() {
+                let at = start + i - int_lag;
+                *b = buf[at - 1] + buf[at + 1];
+            }
+        } else {
+            // Half-sample lag: interpolate between int_lag and int_lag + 1 samples back. The
+            // samples just outside the block are interpolated too, for basis 1's end points.
+            let before = interpolate_full(&buf[start - 1 - int_lag - INTERP_HALF..]);
+            for i in 0..LAG_BLOCK_LEN {
+                let taps = start + i - int_lag - INTERP_HALF;
+                buf[start + i] = interpolate_paired(&buf[taps..taps + 2 * INTERP_HALF]);
+            }
+            let after = interpolate_full(&buf[start + LAG_BLOCK_LEN - int_lag - INTERP_HALF..]);
+            b0.copy_from_slice(&buf[start..start + LAG_BLOCK_LEN]);
+            b1[0] = before + buf[start + 1];
+            for i in 1..LAG_BLOCK_LEN - 1 {
+                b1[i] = buf[start + i - 1] + buf[start + i + 1];
+            }
+            b1[LAG_BLOCK_LEN - 1] = buf[start + LAG_BLOCK_LEN - 2] + after;
+        }
+    }
+}
+
+/// Keeps a lag inside the range the history can serve (NaN becomes the minimum).
+fn sanitize_lag(lag: f32) -> f32 {
+    if lag >= MIN_LAG {
+        lag.min(MAX_LAG)
+    } else {
+        MIN_LAG
+    }
+}
+
+/// Half-sample interpolation as a plain 16-tap dot product over `taps[..16]`.
+fn interpolate_full(taps: &[f32]) -> f32 {
+    let mut acc = 0.0f32;
+    for (x, k) in taps.iter().zip(&INTERP_KERNEL) {
+        acc += x * k;
+    }
+    acc
+}
+
+/// Half-sample interpolation folding mirrored tap pairs onto the first half of the kernel (the
+/// reference's order for the block interior).
+fn interpolate_paired(taps: &[f32]) -> f32 {
+    let mut acc = 0.0f32;
+    for (i, k) in INTERP_KERNEL[..INTERP_HALF].iter().enumerate() {
+        acc += (taps[i] + taps[2 * INTERP_HALF - 1 - i]) * k;
+    }
+    acc
+}
+
+#[cfg(test)]
+mod tests;
