@@ -62,11 +62,23 @@ pub struct Suite {
 }
 
 /// Every known-answer suite of the core.
-pub static SUITES: &[Suite] = &[Suite {
-    name: "hkdf-sha256 (RFC 5869)",
-    file: "own:rfc5869-hkdf-sha256.json",
-    run: hkdf_rfc5869,
-}];
+pub static SUITES: &[Suite] = &[
+    Suite {
+        name: "hkdf-sha256 (RFC 5869)",
+        file: "own:rfc5869-hkdf-sha256.json",
+        run: hkdf_rfc5869,
+    },
+    Suite {
+        name: "mlow range coder (rc_vectors)",
+        file: "shared:mlow/rc_vectors.json",
+        run: crate::mlow::range::kat_rc,
+    },
+    Suite {
+        name: "mlow TOC (toc_vectors)",
+        file: "shared:mlow/toc_vectors.json",
+        run: crate::mlow::toc::kat_toc,
+    },
+];
 
 fn fail(at: &str, what: &'static str) -> Failure {
     Failure {
