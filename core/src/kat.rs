@@ -78,6 +78,26 @@ pub static SUITES: &[Suite] = &[
         file: "shared:mlow/toc_vectors.json",
         run: crate::mlow::toc::kat_toc,
     },
+    Suite {
+        name: "mlow LSF indices (lsf_vectors)",
+        file: "shared:mlow/lsf_vectors.json",
+        run: crate::mlow::params::kat_lsf,
+    },
+    Suite {
+        name: "mlow pulses (pulse_vectors)",
+        file: "shared:mlow/pulse_vectors.json",
+        run: crate::mlow::params::kat_pulses,
+    },
+    Suite {
+        name: "mlow voiced block (pitch_vectors)",
+        file: "shared:mlow/pitch_vectors.json",
+        run: crate::mlow::params::kat_pitch,
+    },
+    Suite {
+        name: "mlow unvoiced block (gains_vectors)",
+        file: "shared:mlow/gains_vectors.json",
+        run: crate::mlow::params::kat_gains,
+    },
 ];
 
 fn fail(at: &str, what: &'static str) -> Failure {

@@ -279,6 +279,11 @@ impl<'a> Decoder<'a> {
         self.buf.len()
     }
 
+    /// Record that the caller found the decoded values impossible (sticky, like a table error).
+    pub fn mark_corrupt(&mut self) {
+        self.error = true;
+    }
+
     /// True once any primitive met an impossible table or argument (sticky).
     pub fn error(&self) -> bool {
         self.error
