@@ -84,11 +84,6 @@ pub static SUITES: &[Suite] = &[
         run: crate::mlow::params::kat_lsf,
     },
     Suite {
-        name: "mlow pulses (pulse_vectors)",
-        file: "shared:mlow/pulse_vectors.json",
-        run: crate::mlow::params::kat_pulses,
-    },
-    Suite {
         name: "mlow voiced block (pitch_vectors)",
         file: "shared:mlow/pitch_vectors.json",
         run: crate::mlow::params::kat_pitch,

@@ -109,3 +109,14 @@ fn every_packet_ends_where_the_reference_accepts_it() {
     }
     assert_eq!(inactive, 13, "the stream's coded-inactive 0x10 packets");
 }
+
+/// `pulse_vectors.json` (host only: flattened, it is too large for the QEMU flash; the QEMU
+/// suites still depend on the pulse decode, since the voiced and unvoiced blocks follow it).
+#[test]
+fn pulses_match_reference() {
+    let Some(path) = wacall_testkit::shared_file("mlow pulses", "mlow/pulse_vectors.json") else {
+        return;
+    };
+    let v = JsonVectors::load(&path).unwrap();
+    wacall_core::mlow::params::kat_pulses(&v).unwrap_or_else(|f| panic!("{f}"));
+}

@@ -8,6 +8,7 @@
 //! - [`params`]: per-packet low-band parameter decode, the cross-frame predictors and the
 //!   endpoint check;
 //! - [`lsf`]: LSF dequantisation, stabilisation, interpolation and NLSF → LPC (the float stage).
+pub mod lsf;
 pub mod params;
 pub mod range;
 pub mod tables;
