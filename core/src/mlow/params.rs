@@ -20,6 +20,9 @@
 //! After the last frame the decode must end where the body ends: the reference accepts a packet
 //! when `storage <= ceil(tell / 8) <= storage + 2`, see [`EndpointRule`].
 //!
+//! [`encode_packet`] is the exact inverse (for the encoder): it re-creates the reference
+//! encoder's packets byte for byte from their decoded parameters, trailing-zero trimming included.
+//!
 //! Supported: 16 kHz internal rate, high-rate mode, 20/60/120 ms, active voice, hang-over and
 //! coded-inactive frames, SID packets (one comfort-noise frame; layout checked black-box only,
 //! see `decode_sid`), FEC-flagged packets (the FEC copy is skipped as the reference does; no
@@ -27,7 +30,7 @@
 //! no public source has; they give [`ParamError::Unsupported`]. A TOC byte without body (real
 //! streams send 1-byte 10 ms packets) gives [`ParamError::Empty`].
 
-use super::range::Decoder;
+use super::range::{Decoder, EncodeError, Encoder};
 use super::tables::{cc, lsf, pitch, runlen_cdf, split_cdf, st2_cdf};
 use super::toc::{Geometry, SmplToc, Toc};
 
@@ -684,6 +687,322 @@ fn decode_unvoiced(dec: &mut Decoder<'_>, out: &mut FrameParams) -> UnvoicedPara
     p
 }
 
+/// Write `params` (TOC and body) into `out`, the exact inverse of [`decode_packet`]: decoding the
+/// result yields the same parameters. Returns the packet length.
+///
+/// The parameters must be codable (as decoded ones are): counts within the class budget, pulses
+/// matching the counts, lags inside their contour's blocks. FEC packets cannot be written (the
+/// FEC copy is not kept).
+pub fn encode_packet(params: &PacketParams, out: &mut [u8]) -> Result<usize, EncodeError> {
+    let toc = params.toc;
+    let frames = params.frames();
+    let want = if toc.sid {
+        1
+    } else {
+        toc.geometry().internal_frames
+    };
+    if toc.fs_32k || toc.low_rate || toc.duration.ms() == 10 || toc.fec() || frames.len() != want {
+        return Err(EncodeError::BadSymbol);
+    }
+    let (head, body) = out.split_first_mut().ok_or(EncodeError::BufferFull)?;
+    *head = Toc::Smpl(toc).to_byte();
+    let mut enc = Encoder::new(body);
+    if toc.sid {
+        let f = &frames[0];
+        encode_lsf(&mut enc, false, false, false, &f.lsf)?;
+        encode_unvoiced(&mut enc, f)?;
+    } else {
+        let mut pred = Predictors::default();
+        for (i, f) in frames.iter().enumerate() {
+            encode_frame(&mut enc, i, toc.coded_as_active_voice(), &mut pred, f)?;
+        }
+    }
+    let consumed = enc.tell().div_ceil(8) as usize;
+    let mut n = enc.done()?;
+    // Like the reference encoder, drop trailing zero bytes (the decoder reads zeros past the end
+    // anyway) as long as the decode still ends within the reference's endpoint window.
+    while n > 0 && body[n - 1] == 0 && EndpointRule::Reference.accepts(n - 1, consumed) {
+        n -= 1;
+    }
+    if !EndpointRule::Reference.accepts(n, consumed) {
+        return Err(EncodeError::BadSymbol);
+    }
+    Ok(1 + n)
+}
+
+fn encode_frame(
+    enc: &mut Encoder<'_>,
+    f: usize,
+    active: bool,
+    pred: &mut Predictors,
+    fr: &FrameParams,
+) -> Result<(), EncodeError> {
+    let voiced = fr.voiced;
+    if active {
+        let row = match (f, pred.prev_voiced) {
+            (0, _) => 0,
+            (_, false) => 1,
+            (_, true) => 2,
+        };
+        enc.cdf(usize::from(voiced), &lsf::VOICING_CDF[row]);
+    } else if voiced {
+        return Err(EncodeError::BadSymbol);
+    }
+    let conditional = f > 0 && voiced == pred.prev_voiced;
+    if !conditional {
+        pred.acb = None;
+        pred.fcb = None;
+        pred.lag = None;
+    }
+    pred.prev_voiced = voiced;
+    encode_lsf(enc, voiced, conditional, active, &fr.lsf)?;
+    encode_pulses(enc, usize::from(active) + usize::from(voiced), fr)?;
+    match (&fr.excitation, voiced) {
+        (Excitation::Voiced(v), true) => encode_voiced(enc, pred, fr, v),
+        (Excitation::Unvoiced(_), false) => encode_unvoiced(enc, fr),
+        _ => Err(EncodeError::BadSymbol),
+    }
+}
+
+fn encode_lsf(
+    enc: &mut Encoder<'_>,
+    voiced: bool,
+    conditional: bool,
+    active: bool,
+    idx: &LsfIndices,
+) -> Result<(), EncodeError> {
+    let v = usize::from(voiced);
+    let grid = usize::from(idx.grid);
+    if grid > 16 || (grid == 16 && !conditional) {
+        return Err(EncodeError::BadSymbol);
+    }
+    if conditional {
+        enc.cdf(grid, &lsf::ST1_COND_CDF[v]);
+    } else {
+        enc.cdf(grid, &lsf::ST1_CDF[v]);
+    }
+    for (k, &s) in idx.stage2.iter().enumerate() {
+        enc.cdf(usize::from(s), st2_cdf(v, 0, grid, k));
+    }
+    if active {
+        enc.cdf(usize::from(idx.interp), &lsf::INTERP_CDF);
+    }
+    Ok(())
+}
+
+fn encode_split_two(
+    enc: &mut Encoder<'_>,
+    count: u32,
+    cap: u32,
+    first: u32,
+) -> Result<(), EncodeError> {
+    let hi = count.min(cap);
+    let lo = count.saturating_sub(cap);
+    if first < lo || first > hi {
+        return Err(EncodeError::BadSymbol);
+    }
+    if hi > lo {
+        enc.cdf_window(
+            (first - lo) as usize,
+            split_cdf(count as usize),
+            lo as usize,
+            (hi - lo + 2) as usize,
+        );
+    }
+    Ok(())
+}
+
+fn encode_pulses(enc: &mut Encoder<'_>, class: usize, fr: &FrameParams) -> Result<(), EncodeError> {
+    let max = MAX_PULSES[class];
+    let per_subframe = max / SUBFRAMES as u32;
+    let counts = fr.subframe_pulses.map(u32::from);
+    let total: u32 = counts.iter().sum();
+    if total > max {
+        return Err(EncodeError::BadSymbol);
+    }
+    let fl = if total == 0 {
+        0
+    } else {
+        triangular_cum(total - 1, max)
+    };
+    enc.encode(
+        fl,
+        triangular_cum(total, max),
+        triangular_cum(max, max).max(1),
+    );
+    if total == 0 {
+        return Ok(());
+    }
+    let floor = total.saturating_sub(2 * per_subframe);
+    let lo = total.saturating_sub(80);
+    let first = counts[0] + counts[1];
+    let hi = total - lo;
+    if floor < lo || first < floor || first > hi {
+        return Err(EncodeError::BadSymbol);
+    }
+    if floor < hi {
+        enc.cdf_window(
+            (first - floor) as usize,
+            split_cdf(total as usize),
+            (floor - lo) as usize,
+            (hi - floor + 2) as usize,
+        );
+    }
+    if first > 0 {
+        encode_split_two(enc, first, per_subframe, counts[0])?;
+    }
+    if first < total {
+        encode_split_two(enc, total - first, per_subframe, counts[2])?;
+    }
+
+    // Positions as runs, magnitudes as zero runs, then the signs.
+    let sub_len = FRAME_LEN / SUBFRAMES;
+    let mut signs = [false; 160];
+    let mut n = 0;
+    for (sf, &c) in counts.iter().enumerate() {
+        let base = sf * sub_len;
+        let mut at = base;
+        let mut left_pos = sub_len;
+        let mut left = c as usize;
+        for (p, &a) in fr.pulses[base..base + sub_len].iter().enumerate() {
+            if a == 0 {
+                continue;
+            }
+            let pos = base + p;
+            let units = usize::from(a.unsigned_abs());
+            if units > left || n == signs.len() {
+                return Err(EncodeError::BadSymbol);
+            }
+            let mut run = pos - at;
+            for _ in 0..units {
+                let oct = left_pos.div_ceil(8);
+                enc.cdf_window(run, runlen_cdf(oct, left), 8 * oct - left_pos, left_pos + 1);
+                left_pos -= run;
+                left -= 1;
+                run = 0;
+            }
+            at = pos;
+            signs[n] = a > 0;
+            n += 1;
+        }
+        if left != 0 {
+            return Err(EncodeError::BadSymbol);
+        }
+    }
+    let mut p = 0;
+    while p < n {
+        let bits = (n - p).min(15);
+        let word = signs[p..p + bits]
+            .iter()
+            .fold(0u32, |w, &plus| (w << 1) | u32::from(plus));
+        enc.uniform_bits(word, bits as u32);
+        p += bits;
+    }
+    Ok(())
+}
+
+fn encode_voiced(
+    enc: &mut Encoder<'_>,
+    pred: &mut Predictors,
+    fr: &FrameParams,
+    v: &VoicedParams,
+) -> Result<(), EncodeError> {
+    let mut acc = 0i32;
+    for sf in 0..SUBFRAMES {
+        let row = pred.acb.map_or(0, |g| usize::from(g) + 1);
+        let g = v.acb_gain_idx[sf];
+        enc.cdf(usize::from(g), &cc::ACB_GAIN_CDF[row]);
+        pred.acb = Some(g);
+        let cb = cc::ACB_GAIN_CB_Q14[usize::from(g).min(15)];
+        acc += i32::from(cb[0]) + 2 * i32::from(cb[1]);
+        if fr.subframe_pulses[sf] > 0 {
+            let idx = fr.fcb_gain_idx[sf];
+            match pred.fcb {
+                None => enc.cdf(usize::from(idx), &cc::FCBG_VOICED_CDF),
+                Some(prev) => enc.cdf_window(
+                    usize::from(idx),
+                    &cc::FCBG_VOICED_DELTA_CDF,
+                    33 - usize::from(prev).min(33),
+                    35,
+                ),
+            }
+            pred.fcb = Some(idx);
+        }
+    }
+    let mode = LAG_MODE_Q14
+        .iter()
+        .filter(|&&t| acc / SUBFRAMES as i32 >= t)
+        .count();
+    let symbol = usize::from(v.contour_symbol);
+    let contour = usize::from(v.contour);
+    if pitch::CONTOUR_ID.get(contour).map(|&id| usize::from(id)) != Some(symbol + 1) {
+        return Err(EncodeError::BadSymbol);
+    }
+    match pred.lag {
+        None => enc.cdf(symbol, &pitch::CONTOUR_CDF),
+        Some((block, _)) => {
+            let b0 = pitch::FIRST_BLOCK_RANGE
+                .iter()
+                .position(|&[lo, hi]| (usize::from(lo)..=usize::from(hi)).contains(&symbol))
+                .ok_or(EncodeError::BadSymbol)?;
+            enc.cdf(b0, &pitch::BLOCK_TRANSITION_CDF[usize::from(block).min(8)]);
+            let [lo, hi] = pitch::FIRST_BLOCK_RANGE[b0].map(usize::from);
+            enc.cdf_window(symbol - lo, &pitch::CONTOUR_CDF, lo, hi + 2 - lo);
+        }
+    }
+    let segments = usize::from(pitch::CONTOUR_SEGMENTS[contour]);
+    let blocks = &pitch::CONTOUR_BLOCK[contour];
+    let lens = &pitch::CONTOUR_LEN[contour];
+    let b0 = i32::from(blocks[0]);
+    let near = pred
+        .lag
+        .is_some_and(|(prev, _)| (-1..=2).contains(&(b0 - i32::from(prev))));
+    let mut w = 0;
+    for (seg, &block) in blocks.iter().enumerate().take(segments) {
+        let lag = v.lag_half[w.min(LAG_SUBFRAMES - 1)];
+        let sym = u32::from(lag).wrapping_sub(64 * u32::from(block));
+        if seg == 0 && !near {
+            if sym >= 64 {
+                return Err(EncodeError::BadSymbol);
+            }
+            enc.uniform(sym, 64);
+        } else {
+            let Some((_, prev)) = pred.lag else {
+                return Err(EncodeError::BadSymbol);
+            };
+            let start = 64 * i32::from(block) - i32::from(prev) + 127;
+            let start = usize::try_from(start).map_err(|_| EncodeError::BadSymbol)?;
+            enc.cdf_window(sym as usize, &pitch::DELTA_LAG_CDF[mode], start, 65);
+        }
+        pred.lag = Some((block, lag));
+        w += usize::from(lens[seg]);
+    }
+    Ok(())
+}
+
+fn encode_unvoiced(enc: &mut Encoder<'_>, fr: &FrameParams) -> Result<(), EncodeError> {
+    let Excitation::Unvoiced(u) = &fr.excitation else {
+        return Err(EncodeError::BadSymbol);
+    };
+    enc.cdf(usize::from(u.frame_qi), &cc::NRGRES_FRAME4_CDF);
+    enc.cdf(usize::from(u.shape_qi), &cc::NRGRES_SHAPE4_CDF);
+    for sf in 0..SUBFRAMES {
+        let n = fr.subframe_pulses[sf];
+        if n == 0 {
+            continue;
+        }
+        let bucket = usize::from(n / 10).min(3);
+        let db = ((u.nrgres_dbq_q14[sf] + 8192) >> 14).clamp(-85, 0);
+        enc.cdf_window(
+            usize::from(fr.fcb_gain_idx[sf]),
+            &cc::FCBG_OFFSET_CDF[2][bucket],
+            (-db) as usize,
+            92,
+        );
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -733,6 +1052,11 @@ mod tests {
             frame_qi as i32 * 16686 - 85 * 16384 + 16 * i32::from(cc::NRGRES_SHAPE4_Q10[shape][0]);
         assert_eq!(u.nrgres_dbq_q14[0], want0);
         assert_eq!(f.nrgres_dbq_q14, u.nrgres_dbq_q14);
+        // The packet encoder writes the same SID body.
+        let mut again = [0u8; 33];
+        let m = encode_packet(&out, &mut again).unwrap();
+        assert_eq!(again[..m], pkt[..m]);
+        assert!(m == n + 1 || (m < n + 1 && pkt[m..=n].iter().all(|&b| b == 0)));
         // The same body followed by three stray bytes ends early: refused.
         pkt[n + 1] = 0;
         pkt[n + 2] = 0;
