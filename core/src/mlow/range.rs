@@ -249,10 +249,9 @@ impl<'a> Decoder<'a> {
             return 0;
         }
         let target = base + self.decode(ft);
-        let mut k = 0;
-        while k + 2 < w.len() && u32::from(w[k + 1]) <= target {
-            k += 1;
-        }
+        // The symbol is the first k with w[k + 1] > target; tables are non-decreasing, so a
+        // binary search finds it (k <= len - 2 because target < w[len - 1]).
+        let k = w[1..w.len() - 1].partition_point(|&x| u32::from(x) <= target);
         let lo = u32::from(w[k]).saturating_sub(base);
         let hi = u32::from(w[k + 1]).saturating_sub(base);
         if hi <= lo || hi > ft {
