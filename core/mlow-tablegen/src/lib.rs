@@ -108,6 +108,8 @@ fn laroia(lsf: &[f32; ORDER]) -> [f32; ORDER] {
     std::array::from_fn(|i| inv[i] + inv[i + 1])
 }
 
+// Index loops mirror the matrix layouts the codec documents.
+#[allow(clippy::needless_range_loop)]
 fn lsf(head: &str, raw: &[u8]) -> Result<String, String> {
     let m = Message::parse(raw)?;
     let rot8 = need(m.bytes(1), 2 * CENTROIDS * ORDER * ORDER, "rot_8")?;
@@ -141,6 +143,8 @@ fn lsf(head: &str, raw: &[u8]) -> Result<String, String> {
     // per centroid, the conditional rotations and the encoder's inverse covariance.
     let mut cb_half = Vec::with_capacity(2 * CENTROIDS * ORDER);
     let mut we = Vec::with_capacity(2 * CENTROIDS * ORDER * ORDER);
+    let mut wie = vec![0f32; 2 * CENTROIDS * ORDER * ORDER];
+    let mut cb_cinv = Vec::with_capacity(2 * CENTROIDS * ORDER);
     let mut cinv = Vec::with_capacity(2 * 136);
     let mut rot_cond = Vec::with_capacity(2 * 2 * ORDER * ORDER);
     for v in 0..2 {
@@ -149,19 +153,39 @@ fn lsf(head: &str, raw: &[u8]) -> Result<String, String> {
                 .iter()
                 .map(|&q| CINV_MIN[v] + CINV_SCALE[v] * f32::from(q)),
         );
+        // The full symmetric matrix from its packed lower triangle.
+        let mut c_full = [[0f32; ORDER]; ORDER];
+        let mut p = v * 136;
+        for i in 0..ORDER {
+            for j in 0..=i {
+                c_full[i][j] = cinv[p];
+                c_full[j][i] = cinv[p];
+                p += 1;
+            }
+        }
         for c in 0..CENTROIDS {
             let at = (v * CENTROIDS + c) * ORDER;
             let centroid: [f32; ORDER] = std::array::from_fn(|i| {
                 CB_MIN[v] + f32::from(cb16[at + i]) * CB_SCALE[v] + mean[v * ORDER + i]
             });
             cb_half.extend(centroid.iter().map(|x| x * 0.5));
+            // Centroid times inverse covariance, accumulated row by row.
+            let mut y: [f32; ORDER] = std::array::from_fn(|i| c_full[0][i] * centroid[0]);
+            for (row, &x) in c_full.iter().zip(&centroid).skip(1) {
+                for (yi, &cji) in y.iter_mut().zip(row) {
+                    *yi += cji * x;
+                }
+            }
+            cb_cinv.extend(y);
             let w = laroia(&centroid);
-            let inv_sqrt: [f32; ORDER] = std::array::from_fn(|j| 1.0 / w[j].sqrt());
+            let sqrt_w: [f32; ORDER] = std::array::from_fn(|j| w[j].sqrt());
+            let inv_sqrt: [f32; ORDER] = std::array::from_fn(|j| 1.0 / sqrt_w[j]);
             let rot = &rot8[(v * CENTROIDS + c) * ORDER * ORDER..][..ORDER * ORDER];
             for i in 0..ORDER {
                 for j in 0..ORDER {
                     let r = ROT_MIN[v] + f32::from(rot[i * ORDER + j]) * ROT_SCALE[v];
                     we.push(r * inv_sqrt[j]);
+                    wie[((v * CENTROIDS + c) * ORDER + j) * ORDER + i] = r * sqrt_w[j];
                 }
             }
         }
@@ -182,6 +206,7 @@ fn lsf(head: &str, raw: &[u8]) -> Result<String, String> {
     let mut level_at = Vec::with_capacity(2 * 2 * 17 * ORDER);
     let mut cdf_at = Vec::with_capacity(2 * 2 * 17 * ORDER);
     let mut nlev = Vec::with_capacity(2 * 2 * 17 * ORDER);
+    let mut bits = Vec::with_capacity(ST2_LEN);
     let mut p = 0usize;
     for v in 0..2 {
         for lr in 0..2 {
@@ -207,7 +232,9 @@ fn lsf(head: &str, raw: &[u8]) -> Result<String, String> {
                             (QLVL_MIN + QLVL_SCALE * f32::from(q) + l as f32 + lo as f32) * step,
                         );
                     }
-                    cdf_flat.extend(dcmf_to_cmf(&qlvl_dcmf[p..p + n]));
+                    let cdf = dcmf_to_cmf(&qlvl_dcmf[p..p + n]);
+                    bits.extend(cdf_bits(&cdf));
+                    cdf_flat.extend(cdf);
                     p += n;
                 }
             }
@@ -293,6 +320,36 @@ fn lsf(head: &str, raw: &[u8]) -> Result<String, String> {
         &we,
     );
     f.array(
+        "Encoder: rotation scaled by the square-root Laroia weights, `[voiced][centroid][col][row]`.",
+        "WIE",
+        &[2, CENTROIDS, ORDER, ORDER],
+        &wie,
+    );
+    f.array(
+        "Encoder: each centroid times the inverse covariance, `[voiced][centroid]`.",
+        "CB_CINV",
+        &[2, CENTROIDS, ORDER],
+        &cb_cinv,
+    );
+    f.array(
+        "Encoder: stage-1 symbol cost in bits, `[voiced][centroid]`.",
+        "ST1_BITS",
+        &[2, 16],
+        &[cdf_bits(&cmf[..17]), cdf_bits(&cmf[17..])].concat(),
+    );
+    f.array(
+        "Encoder: conditional stage-1 symbol cost in bits, `[voiced][symbol]`.",
+        "ST1_COND_BITS",
+        &[2, 17],
+        &[cdf_bits(&cmf_cond[..18]), cdf_bits(&cmf_cond[18..])].concat(),
+    );
+    f.array(
+        "Encoder: stage-2 level cost in bits, aligned with `ST2_VALUE`.",
+        "ST2_BITS",
+        &[ST2_LEN],
+        &bits,
+    );
+    f.array(
         "Conditional-centroid rotation per [voiced][low_rate][row][col].",
         "ROT_COND",
         &[2, 2, ORDER, ORDER],
@@ -330,6 +387,14 @@ fn lsf(head: &str, raw: &[u8]) -> Result<String, String> {
         &qstep,
     );
     Ok(f.finish())
+}
+
+/// Cost in bits of each symbol of a cumulative table: `-log2(p)` in f32.
+fn cdf_bits(cdf: &[u16]) -> Vec<f32> {
+    let total = f32::from(cdf[cdf.len() - 1]);
+    cdf.windows(2)
+        .map(|p| -((f32::from(p[1]) - f32::from(p[0])) / total).log2())
+        .collect()
 }
 
 /// A minimal Opus range decoder for the uniform symbols of the contour stream.

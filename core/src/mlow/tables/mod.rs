@@ -87,6 +87,8 @@ mod tests {
         assert_eq!(st2_values(1, 0, 0, 0)[0].to_bits(), 0xbf2c_0e76);
         assert_eq!(lsf::CB_HALF[1][0][0].to_bits(), 0x3d93_b440);
         assert_eq!(lsf::WE[1][0][0][0].to_bits(), 0x3e0f_f885);
+        assert_eq!(lsf::WIE[1][0][0][0].to_bits(), 0x4062_b10f);
+        assert_eq!(lsf::ST1_BITS[1][0].to_bits(), 0x4088_3c1d);
         assert_eq!(lsf::ST2_LEVELS[1][0][0][0], 6);
         // Every stage-2 CDF is strictly increasing (each level has at least one count).
         for v in 0..2 {
