@@ -132,6 +132,10 @@ impl<'a> Decoder<'a> {
 
     /// One bit whose probability of being 1 is `1 / 2^logp` (`ec_dec_bit_logp`).
     pub fn bit_logp(&mut self, logp: u32) -> bool {
+        if !(1..32).contains(&logp) {
+            self.error = true;
+            return false;
+        }
         let s = self.rng >> logp;
         let one = self.val < s;
         if one {
@@ -146,6 +150,10 @@ impl<'a> Decoder<'a> {
 
     /// A symbol from an inverse CDF with total `1 << ftb` (`ec_dec_icdf`).
     pub fn icdf(&mut self, icdf: &[u8], ftb: u32) -> usize {
+        if ftb > 16 {
+            self.error = true;
+            return 0;
+        }
         let r = self.rng >> ftb;
         let mut s = self.rng;
         let mut t;
@@ -162,6 +170,11 @@ impl<'a> Decoder<'a> {
             }
             k += 1;
         }
+        if s > t {
+            // An increasing "inverse" CDF.
+            self.error = true;
+            return 0;
+        }
         self.val -= s;
         self.rng = t - s;
         self.normalize();
@@ -170,6 +183,10 @@ impl<'a> Decoder<'a> {
 
     /// `bits` raw bits from the end of the buffer (`ec_dec_bits`), `bits <= 25`.
     pub fn bits(&mut self, bits: u32) -> u32 {
+        if bits > 25 {
+            self.error = true;
+            return 0;
+        }
         let mut window = self.end_window;
         let mut available = self.nend_bits;
         if available < bits {
@@ -414,6 +431,10 @@ impl<'a> Encoder<'a> {
 
     /// One bit whose probability of being 1 is `1 / 2^logp` (`ec_enc_bit_logp`).
     pub fn bit_logp(&mut self, one: bool, logp: u32) {
+        if !(1..32).contains(&logp) {
+            self.fail(EncodeError::BadSymbol);
+            return;
+        }
         let s = self.rng >> logp;
         let r = self.rng - s;
         if one {
@@ -431,9 +452,17 @@ impl<'a> Encoder<'a> {
             self.fail(EncodeError::BadSymbol);
             return;
         };
+        let lo = if s > 0 {
+            u32::from(icdf[s - 1])
+        } else {
+            1 << ftb.min(16)
+        };
+        if ftb > 16 || lo <= u32::from(hi) || lo > 1 << ftb {
+            self.fail(EncodeError::BadSymbol);
+            return;
+        }
         let r = self.rng >> ftb;
         if s > 0 {
-            let lo = u32::from(icdf[s - 1]);
             self.val += self.rng - r * lo;
             self.rng = r * (lo - u32::from(hi));
         } else {
@@ -444,6 +473,10 @@ impl<'a> Encoder<'a> {
 
     /// `bits` raw bits at the end of the buffer (`ec_enc_bits`), `bits <= 25`.
     pub fn bits(&mut self, value: u32, bits: u32) {
+        if !(1..=25).contains(&bits) || value >> bits != 0 {
+            self.fail(EncodeError::BadSymbol);
+            return;
+        }
         let mut window = self.end_window;
         let mut used = self.nend_bits;
         if used + bits > WINDOW_BITS {
@@ -644,4 +677,54 @@ pub fn kat_rc(v: &dyn crate::kat::Vectors) -> Result<(), crate::kat::Failure> {
     }
     enc.done().map_err(|_| bad("cdfOps", "encoder failed"))?;
     expect_eq("cdfBytesHex (re-encoded)", &out[..], &bytes[..])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bad_arguments_set_the_error_instead_of_panicking() {
+        let data = [0x5au8; 16];
+        let mut d = Decoder::new(&data);
+        assert_eq!(d.bits(40), 0);
+        assert!(d.error());
+        let mut d = Decoder::new(&data);
+        d.bit_logp(40);
+        assert!(d.error());
+        // Not inverse CDFs: must not panic, whatever they decode to.
+        for (icdf, ftb) in [
+            (&[15u8, 200, 0][..], 4),
+            (&[10, 200, 0][..], 8),
+            (&[3, 2][..], 20),
+        ] {
+            Decoder::new(&data).icdf(icdf, ftb);
+        }
+        let mut d = Decoder::new(&data);
+        d.icdf(&[], 8); // runs off the table
+        assert!(d.error());
+        let mut d = Decoder::new(&data);
+        d.cdf_window(&[0, 5, 9], 2, 4); // leaves the table
+        assert!(d.error());
+        let mut d = Decoder::new(&data);
+        d.cdf(&[7, 7]); // no range
+        assert!(d.error());
+
+        let mut buf = [0u8; 8];
+        let mut e = Encoder::new(&mut buf);
+        e.bits(1, 40);
+        assert_eq!(e.done(), Err(EncodeError::BadSymbol));
+        let mut e = Encoder::new(&mut buf);
+        e.icdf(1, &[10, 200, 0], 8);
+        assert_eq!(e.done(), Err(EncodeError::BadSymbol));
+        let mut e = Encoder::new(&mut buf);
+        e.cdf(3, &[0, 4, 9]);
+        assert_eq!(e.done(), Err(EncodeError::BadSymbol));
+        let mut small = [0u8; 1];
+        let mut e = Encoder::new(&mut small);
+        for _ in 0..8 {
+            e.uniform_bits(0x5555, 16);
+        }
+        assert_eq!(e.done(), Err(EncodeError::BufferFull));
+    }
 }
