@@ -5,8 +5,8 @@
 //! - [`range`]: the Opus range decoder/encoder and MLow's symbol shapes;
 //! - [`toc`]: the first payload byte and the packet geometry;
 //! - [`tables`]: the runtime tables, generated from the table seeds;
-//! - [`params`]: per-packet low-band parameter decode, the cross-frame predictors and the
-//!   endpoint check;
+//! - [`params`]: per-packet low-band parameter decode (and its exact inverse for the encoder),
+//!   the in-packet predictors and the endpoint check;
 //! - [`lsf`]: LSF dequantisation, stabilisation, interpolation and NLSF → LPC (the float stage).
 pub mod lsf;
 pub mod params;

@@ -27,7 +27,8 @@
 //! coded-inactive frames, SID packets (one comfort-noise frame; layout checked black-box only,
 //! see `decode_sid`), FEC-flagged packets (the FEC copy is skipped as the reference does; no
 //! vector pins it). Not yet: low-rate mode, 10 ms packets and the 32 kHz high band, whose tables
-//! no public source has; they give [`ParamError::Unsupported`]. A TOC byte without body (real
+//! no public source has, and stereo side information, whose format is unknown; they give
+//! [`ParamError::Unsupported`]. A TOC byte without body (real
 //! streams send 1-byte 10 ms packets) gives [`ParamError::Empty`].
 
 use super::range::{Decoder, EncodeError, Encoder};
@@ -252,7 +253,8 @@ pub fn decode_packet(
     if body.is_empty() {
         return Err(ParamError::Empty);
     }
-    if toc.fs_32k || toc.low_rate || toc.duration.ms() == 10 || (toc.sid && toc.bit1) {
+    if toc.fs_32k || toc.low_rate || toc.stereo || toc.duration.ms() == 10 || (toc.sid && toc.bit1)
+    {
         return Err(ParamError::Unsupported);
     }
     let geometry = toc.geometry();
@@ -701,7 +703,13 @@ pub fn encode_packet(params: &PacketParams, out: &mut [u8]) -> Result<usize, Enc
     } else {
         toc.geometry().internal_frames
     };
-    if toc.fs_32k || toc.low_rate || toc.duration.ms() == 10 || toc.fec() || frames.len() != want {
+    if toc.fs_32k
+        || toc.low_rate
+        || toc.stereo
+        || toc.duration.ms() == 10
+        || toc.fec()
+        || frames.len() != want
+    {
         return Err(EncodeError::BadSymbol);
     }
     let (head, body) = out.split_first_mut().ok_or(EncodeError::BufferFull)?;
@@ -1083,6 +1091,7 @@ mod tests {
         check(&[0x40, 1, 2], ParamError::Unsupported); // 10 ms
         check(&[0x54, 1, 2], ParamError::Unsupported); // low rate
         check(&[0x70, 1, 2], ParamError::Unsupported); // 32 kHz
+        check(&[0x51, 1, 2], ParamError::Unsupported); // stereo
         check(&[0x92, 1, 2], ParamError::Unsupported); // SID + hang-over: not a valid TOC
     }
 }
