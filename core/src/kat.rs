@@ -128,6 +128,31 @@ pub static SUITES: &[Suite] = &[
         file: "shared:mlow-meowcaller/gennoise_vectors.json",
         run: crate::mlow::noise::kat::reference_subframes,
     },
+    Suite {
+        name: "mlow range coder (rc_vectors)",
+        file: "shared:mlow/rc_vectors.json",
+        run: crate::mlow::range::kat_rc,
+    },
+    Suite {
+        name: "mlow TOC (toc_vectors)",
+        file: "shared:mlow/toc_vectors.json",
+        run: crate::mlow::toc::kat_toc,
+    },
+    Suite {
+        name: "mlow LSF indices (lsf_vectors)",
+        file: "shared:mlow/lsf_vectors.json",
+        run: crate::mlow::params::kat_lsf,
+    },
+    Suite {
+        name: "mlow voiced block (pitch_vectors)",
+        file: "shared:mlow/pitch_vectors.json",
+        run: crate::mlow::params::kat_pitch,
+    },
+    Suite {
+        name: "mlow unvoiced block (gains_vectors)",
+        file: "shared:mlow/gains_vectors.json",
+        run: crate::mlow::params::kat_gains,
+    },
 ];
 
 fn fail(at: &str, what: &'static str) -> Failure {

@@ -29,15 +29,13 @@
 //!
 //! ## Modules
 //!
+//! Bottom up; a module depends only on those above it.
+//!
 //! - [`time`]: the core's `Instant` and `Duration`.
 //! - [`crypto`]: thin wrappers over the RustCrypto primitives the protocols use.
-//! - [`media`]: media-path pieces independent of keying and codec (the jitter buffer).
 //! - [`keys`]: the media key schedule (participant ids, WAHKDF, RFC 3711 KDF, HBH, SFrame, SSRC).
 //! - [`srtp`]: SRTP/SRTCP protect and unprotect in place (AES-CM-128, HMAC-SHA1).
 //! - [`sframe`]: WhatsApp's SFrame (AES-128-GCM, 16-byte nonce, trailer header).
-//! - [`mlow`]: the MLow speech codec (WhatsApp's default call codec).
-//! - `kat` (feature `kat`): known-answer checks that run on the host and on the QEMU Cortex-M4
-//!   target alike.
 //! - [`rtp`]: WhatsApp's RTP header forms and the audio sequencer.
 //! - [`rtcp`]: SR/RR/SDES builders, the compound parser and RFC 3550 receiver statistics.
 //! - [`stun`]: STUN in the relay dialect: attributes, integrity, allocate / ping / binding success.
@@ -45,6 +43,10 @@
 //! - [`demux`]: STUN / RTCP / RTP classification and the group envelope.
 //! - [`red`]: the SplitRed redundancy envelope.
 //! - [`payload`]: MLow TOC routing, the Opus escape rewrite and the SID token.
+//! - [`mlow`]: the MLow speech codec (WhatsApp's default call codec).
+//! - [`media`]: the media path's building blocks (jitter buffer, playout).
+//! - `kat` (feature `kat`): known-answer checks that run on the host and on the QEMU Cortex-M4
+//!   target alike.
 #![no_std]
 #![forbid(unsafe_code)]
 
