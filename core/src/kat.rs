@@ -45,6 +45,16 @@ pub struct Failure {
     pub what: &'static str,
 }
 
+impl Failure {
+    /// A failure at `at` (a vector path or a check's own label).
+    pub fn new(at: &str, what: &'static str) -> Self {
+        Failure {
+            at: String::from(at),
+            what,
+        }
+    }
+}
+
 impl core::fmt::Display for Failure {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         write!(f, "{}: {}", self.at, self.what)
@@ -156,10 +166,7 @@ pub static SUITES: &[Suite] = &[
 ];
 
 fn fail(at: &str, what: &'static str) -> Failure {
-    Failure {
-        at: String::from(at),
-        what,
-    }
+    Failure::new(at, what)
 }
 
 /// The text at `path`.

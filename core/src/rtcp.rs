@@ -899,13 +899,6 @@ pub mod kat {
     use super::*;
     use crate::kat::{Failure, Vectors, expect_eq, hex, int};
 
-    fn fail(at: &str) -> Failure {
-        Failure {
-            at: alloc::string::String::from(at),
-            what: "rejected",
-        }
-    }
-
     /// The bare SR and both compact reports built and parsed back.
     pub fn builders(v: &dyn Vectors) -> Result<(), Failure> {
         let ssrc = int(v, "inputs.ssrc")? as u32;
@@ -920,7 +913,7 @@ pub mod kat {
         let mut buf = [0u8; 64];
         let mut w = CompoundWriter::new(&mut buf);
         w.sender_report(ssrc, &info, &[], true, Flags::default())
-            .map_err(|_| fail("rtcp.senderReport"))?;
+            .map_err(|_| Failure::new("rtcp.senderReport", "rejected"))?;
         let n = w.finish();
         let want = hex(v, "rtcp.senderReport")?;
         expect_eq("rtcp.senderReport", &buf[..n], &want[..])?;
@@ -938,12 +931,13 @@ pub mod kat {
                 &(s, i, blocks.block_count()),
                 &(ssrc, info, 0),
             )?,
-            _ => return Err(fail("rtcp.senderReport")),
+            _ => return Err(Failure::new("rtcp.senderReport", "rejected")),
         }
 
         for (name, remote) in [("rtcp.compact208", Some(remote)), ("rtcp.compact209", None)] {
             let mut w = CompoundWriter::new(&mut buf);
-            w.compact(ssrc, remote).map_err(|_| fail(name))?;
+            w.compact(ssrc, remote)
+                .map_err(|_| Failure::new(name, "rejected"))?;
             let n = w.finish();
             let want = hex(v, name)?;
             expect_eq(name, &buf[..n], &want[..])?;
@@ -956,7 +950,7 @@ pub mod kat {
                     },
                     _,
                 )) => expect_eq(name, &(local_ssrc, remote_ssrc), &(ssrc, remote))?,
-                _ => return Err(fail(name)),
+                _ => return Err(Failure::new(name, "rejected")),
             }
         }
         Ok(())

@@ -565,14 +565,18 @@ pub mod kat {
         let mut buf = [0u8; 32];
         // A 20 ms speech packet (320 samples at 16 kHz), then a SID token.
         let speech = seq.next_header(AudioFrameKind::of_payload(AudioProfile::MLow, &[0x48]), 320);
-        let n = speech.emit(&mut buf).map_err(|_| fail("speech emit"))?;
+        let n = speech
+            .emit(&mut buf)
+            .map_err(|_| Failure::new("speech emit", "rejected"))?;
         expect_eq(
             "rtp.speechHeader16",
             &buf[..n],
             &hex(v, "rtp.speechHeader16")?[..],
         )?;
         let dtx = seq.next_header(AudioFrameKind::of_payload(AudioProfile::MLow, &[0x90]), 320);
-        let n = dtx.emit(&mut buf).map_err(|_| fail("dtx emit"))?;
+        let n = dtx
+            .emit(&mut buf)
+            .map_err(|_| Failure::new("dtx emit", "rejected"))?;
         expect_eq(
             "rtp.dtxHeader20",
             &buf[..n],
@@ -587,16 +591,19 @@ pub mod kat {
             ),
         ] {
             let bytes = hex(v, name)?;
-            let p = Packet::new_checked(&bytes[..]).map_err(|_| fail(name))?;
+            let p = Packet::new_checked(&bytes[..]).map_err(|_| Failure::new(name, "rejected"))?;
             expect_eq(name, &p.header_len(), &VIDEO_HEADER_LEN)?;
             expect_eq(name, &p.payload_type(), &PT_VIDEO)?;
             expect_eq(name, &p.form(), &HeaderForm::WaExtended)?;
             expect_eq(ext_name, p.extension(), &hex(v, ext_name)?[..])?;
             let ids: heapless::Vec<u8, 8> = p.extension_elements().map(|(id, _)| id).collect();
             expect_eq(name, &ids[..], &[3, 5, 6, 9][..])?;
-            let (repr, h) = Repr::parse_bytes(&bytes).map_err(|_| fail(name))?;
+            let (repr, h) =
+                Repr::parse_bytes(&bytes).map_err(|_| Failure::new(name, "rejected"))?;
             let mut out = [0u8; 32];
-            let n = repr.emit(&mut out).map_err(|_| fail(name))?;
+            let n = repr
+                .emit(&mut out)
+                .map_err(|_| Failure::new(name, "rejected"))?;
             expect_eq(name, &(n, &out[..n]), &(h, &bytes[..]))?;
         }
 
@@ -612,12 +619,5 @@ pub mod kat {
             expect_eq(name, &(estimate_wire_len_bytes(p) as i64), &int(v, name)?)?;
         }
         Ok(())
-    }
-
-    fn fail(at: &str) -> Failure {
-        Failure {
-            at: alloc::string::String::from(at),
-            what: "rejected",
-        }
     }
 }

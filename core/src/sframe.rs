@@ -361,18 +361,12 @@ pub mod kat {
     use super::*;
     use crate::kat::{Check, Failure, Vectors, expect_eq, hex, int, run_checks, text};
 
-    fn bad(at: &str, what: &'static str) -> Failure {
-        Failure {
-            at: at.into(),
-            what,
-        }
-    }
-
     fn pair(v: &dyn Vectors) -> Result<OneToOne, Failure> {
         let ck = CallKey::from_slice(&hex(v, "inputs.callKey")?)
-            .map_err(|_| bad("inputs.callKey", "call key rejected"))?;
+            .map_err(|_| Failure::new("inputs.callKey", "call key rejected"))?;
         let id = |p| {
-            ParticipantId::normalize(text(v, p)?).map_err(|_| bad(p, "participant id rejected"))
+            ParticipantId::normalize(text(v, p)?)
+                .map_err(|_| Failure::new(p, "participant id rejected"))
         };
         Ok(OneToOne::new(
             &ck,
@@ -383,7 +377,7 @@ pub mod kat {
 
     fn counter(v: &dyn Vectors) -> Result<u64, Failure> {
         u64::try_from(int(v, "inputs.sframeCounter")?)
-            .map_err(|_| bad("inputs.sframeCounter", "not a u64"))
+            .map_err(|_| Failure::new("inputs.sframeCounter", "not a u64"))
     }
 
     /// Every value of `voip/kats.json` this module pins, one check each.
@@ -409,11 +403,11 @@ pub mod kat {
                 let mut b = [0u8; MAX_HEADER_LEN_BYTES];
                 let n = h
                     .emit(&mut b)
-                    .map_err(|_| bad("sframe.header_5_0", "emit"))?;
+                    .map_err(|_| Failure::new("sframe.header_5_0", "emit"))?;
                 let want = hex(v, "sframe.header_5_0")?;
                 expect_eq("sframe.header_5_0", &b[..n], &want[..])?;
                 let parsed = Header::parse_trailer(&want)
-                    .map_err(|_| bad("sframe.header_5_0", "parse refused"))?;
+                    .map_err(|_| Failure::new("sframe.header_5_0", "parse refused"))?;
                 expect_eq("sframe.header_5_0 (parse)", &parsed, &(h, want.len()))
             },
         },
@@ -429,28 +423,28 @@ pub mod kat {
                 for _ in 0..counter(v)? {
                     our.sealer
                         .seal(&mut buf, 1)
-                        .map_err(|_| bad(AT, "seal refused"))?;
+                        .map_err(|_| Failure::new(AT, "seal refused"))?;
                 }
                 buf[..payload.len()].copy_from_slice(&payload);
                 let n = our
                     .sealer
                     .seal(&mut buf, payload.len())
-                    .map_err(|_| bad(AT, "seal refused"))?;
+                    .map_err(|_| Failure::new(AT, "seal refused"))?;
                 expect_eq(AT, &buf[..n], &want[..])?;
                 // Our own opener (self key) must refuse it; the peer's (whose self is our peer)
                 // opens it.
                 let mut copy = want.clone();
                 if our.opener.open(&mut copy).is_ok() {
-                    return Err(bad(AT, "opened under the wrong direction's key"));
+                    return Err(Failure::new(AT, "opened under the wrong direction's key"));
                 }
                 let ck = CallKey::from_slice(&hex(v, "inputs.callKey")?)
-                    .map_err(|_| bad("inputs.callKey", "call key rejected"))?;
+                    .map_err(|_| Failure::new("inputs.callKey", "call key rejected"))?;
                 let peer = ParticipantId::normalize(text(v, "inputs.peerLid")?)
-                    .map_err(|_| bad("inputs.peerLid", "participant id rejected"))?;
+                    .map_err(|_| Failure::new("inputs.peerLid", "participant id rejected"))?;
                 let theirs = SframeOpener::new(&SframeKey::derive(&ck, &peer));
                 let m = theirs
                     .open(&mut copy)
-                    .map_err(|_| bad(AT, "open refused"))?;
+                    .map_err(|_| Failure::new(AT, "open refused"))?;
                 expect_eq("sframe.encrypt_out (open)", &copy[..m], &payload[..])
             },
         },

@@ -942,33 +942,26 @@ pub mod kat {
     use crate::kat::{Check, Failure, Vectors, expect_eq, hex, int, len, run_checks, text};
     use crate::keys::{CallKey, HbhKey, HbhLabels, ParticipantId};
 
-    fn bad(at: &str, what: &'static str) -> Failure {
-        Failure {
-            at: at.into(),
-            what,
-        }
-    }
-
     fn peer_master(v: &dyn Vectors) -> Result<SrtpMaster, Failure> {
         let ck = CallKey::from_slice(&hex(v, "inputs.callKey")?)
-            .map_err(|_| bad("inputs.callKey", "call key rejected"))?;
+            .map_err(|_| Failure::new("inputs.callKey", "call key rejected"))?;
         let id = ParticipantId::normalize(text(v, "inputs.peerLid")?)
-            .map_err(|_| bad("inputs.peerLid", "participant id rejected"))?;
+            .map_err(|_| Failure::new("inputs.peerLid", "participant id rejected"))?;
         Ok(SrtpMaster::wahkdf(&ck, &id))
     }
 
     fn hbh_uplink_master(v: &dyn Vectors) -> Result<SrtpMaster, Failure> {
         let k = HbhKey::from_slice(&hex(v, "inputs.hbhKey")?)
-            .map_err(|_| bad("inputs.hbhKey", "hbh key rejected"))?;
+            .map_err(|_| Failure::new("inputs.hbhKey", "hbh key rejected"))?;
         Ok(k.master(HbhLabels::UplinkSrtcp))
     }
 
     fn u32_at(v: &dyn Vectors, path: &str) -> Result<u32, Failure> {
-        u32::try_from(int(v, path)?).map_err(|_| bad(path, "not a u32"))
+        u32::try_from(int(v, path)?).map_err(|_| Failure::new(path, "not a u32"))
     }
 
     fn u16_at(v: &dyn Vectors, path: &str) -> Result<u16, Failure> {
-        u16::try_from(int(v, path)?).map_err(|_| bad(path, "not a u16"))
+        u16::try_from(int(v, path)?).map_err(|_| Failure::new(path, "not a u16"))
     }
 
     fn index(v: &dyn Vectors) -> Result<u64, Failure> {
@@ -1001,7 +994,7 @@ pub mod kat {
             run: |v| {
                 let ssrc = u32_at(v, "inputs.ssrc")?;
                 if v.get("inputs.roc") != Some(crate::kat::Value::Int(0)) {
-                    return Err(bad("inputs.roc", "a fresh sender starts at ROC 0"));
+                    return Err(Failure::new("inputs.roc", "a fresh sender starts at ROC 0"));
                 }
                 let plain = speech_packet(v)?;
                 let mut buf = plain.clone();
@@ -1009,16 +1002,16 @@ pub mod kat {
                 let mut tx = SrtpSender::new(&peer_master(v)?, ssrc, Config::WHATSAPP);
                 let n = tx
                     .protect_rtp(&mut buf, plain.len())
-                    .map_err(|_| bad("e2e_srtp.cipher_out", "protect refused"))?;
+                    .map_err(|_| Failure::new("e2e_srtp.cipher_out", "protect refused"))?;
                 let want = hex(v, "e2e_srtp.cipher_out")?;
                 expect_eq("e2e_srtp.cipher_out", &buf[16..n - 4], &want[..])?;
                 // The peer's receiver (same sender key) takes it back.
                 let mut rx = SrtpReceiver::<1>::new(&peer_master(v)?, Config::WHATSAPP);
                 rx.add_ssrc(ssrc)
-                    .map_err(|_| bad("e2e_srtp.cipher_out", "add_ssrc"))?;
+                    .map_err(|_| Failure::new("e2e_srtp.cipher_out", "add_ssrc"))?;
                 let m = rx
                     .unprotect_rtp(&mut buf[..n])
-                    .map_err(|_| bad("e2e_srtp.cipher_out", "unprotect refused"))?;
+                    .map_err(|_| Failure::new("e2e_srtp.cipher_out", "unprotect refused"))?;
                 expect_eq("e2e_srtp.cipher_out (unprotect)", &buf[..m], &plain[..])
             },
         },
@@ -1054,7 +1047,7 @@ pub mod kat {
                 let c = StreamCrypto::new(&hbh_uplink_master(v)?, Stream::Rtp);
                 let mut data = hex(v, "inputs.payload")?;
                 c.crypt(u32_at(v, "inputs.ssrc")?, index(v)?, &mut data)
-                    .map_err(|_| bad("hbh_srtp.cipher_out", "crypt refused"))?;
+                    .map_err(|_| Failure::new("hbh_srtp.cipher_out", "crypt refused"))?;
                 expect_eq(
                     "hbh_srtp.cipher_out",
                     &data[..],
@@ -1075,13 +1068,14 @@ pub mod kat {
                 buf.resize(want.len(), 0);
                 let n = tx
                     .protect_rtcp(&mut buf, sr.len())
-                    .map_err(|_| bad(AT, "protect refused"))?;
+                    .map_err(|_| Failure::new(AT, "protect refused"))?;
                 expect_eq(AT, &buf[..n], &want[..])?;
                 let mut rx = SrtpReceiver::<1>::new(&master, Config::SHA1_80);
-                rx.add_ssrc(ssrc).map_err(|_| bad(AT, "add_ssrc"))?;
+                rx.add_ssrc(ssrc)
+                    .map_err(|_| Failure::new(AT, "add_ssrc"))?;
                 let m = rx
                     .unprotect_rtcp(&mut buf[..n])
-                    .map_err(|_| bad(AT, "unprotect refused"))?;
+                    .map_err(|_| Failure::new(AT, "unprotect refused"))?;
                 expect_eq(
                     "hbh_srtp.srtcpProtectedSrIndex1 (unprotect)",
                     &buf[..m],
@@ -1102,15 +1096,15 @@ pub mod kat {
             let at = |f: &str| format!("cases.{i}.{f}");
             let key: [u8; 16] = hex(v, &at("key"))?[..]
                 .try_into()
-                .map_err(|_| bad(&at("key"), "not 16 bytes"))?;
+                .map_err(|_| Failure::new(&at("key"), "not 16 bytes"))?;
             let iv: [u8; 16] = hex(v, &at("iv"))?[..]
                 .try_into()
-                .map_err(|_| bad(&at("iv"), "not 16 bytes"))?;
+                .map_err(|_| Failure::new(&at("iv"), "not 16 bytes"))?;
             let want = hex(v, &at("keystream"))?;
             let mut got = alloc::vec![0u8; want.len()];
             AesCm::new(&key)
                 .apply_keystream(&iv, &mut got)
-                .map_err(|_| bad(&at("keystream"), "refused"))?;
+                .map_err(|_| Failure::new(&at("keystream"), "refused"))?;
             expect_eq(&at("keystream"), &got[..], &want[..])?;
         }
         Ok(())

@@ -801,14 +801,6 @@ pub mod kat {
     use super::*;
     use crate::kat::{Failure, Vectors, expect_eq, hex, int, len, text};
     use alloc::format;
-    use alloc::string::String;
-
-    fn fail(at: &str, what: &'static str) -> Failure {
-        Failure {
-            at: String::from(at),
-            what,
-        }
-    }
 
     /// The relay-dialect vectors: CRC, token TLV, XOR endpoint, the minimal allocate with and
     /// without fingerprint, the captured WASM allocate rebuilt from its decoded descriptors (and
@@ -816,7 +808,7 @@ pub mod kat {
     pub fn relay_dialect(v: &dyn Vectors) -> Result<(), Failure> {
         let tx: [u8; 12] = hex(v, "stun.tx")?
             .try_into()
-            .map_err(|_| fail("stun.tx", "not 12 bytes"))?;
+            .map_err(|_| Failure::new("stun.tx", "not 12 bytes"))?;
         let key = hex(v, "stun.miKey")?;
         let token = hex(v, "stun.relayToken")?;
         expect_eq(
@@ -827,9 +819,10 @@ pub mod kat {
         let mut buf = [0u8; 256];
 
         // A lone token attribute: header, 8-byte value, no padding needed.
-        let mut b = Builder::new(&mut buf, 0, tx).map_err(|_| fail("stun.attr_token", "emit"))?;
+        let mut b =
+            Builder::new(&mut buf, 0, tx).map_err(|_| Failure::new("stun.attr_token", "emit"))?;
         b.raw(attr::RELAY_TOKEN, &token)
-            .map_err(|_| fail("stun.attr_token", "emit"))?;
+            .map_err(|_| Failure::new("stun.attr_token", "emit"))?;
         let n = b.finish();
         expect_eq(
             "stun.attr_token",
@@ -839,7 +832,7 @@ pub mod kat {
 
         let endpoint: SocketAddr = "157.240.226.133:3478"
             .parse()
-            .map_err(|_| fail("stun.xorEndpoint", "address"))?;
+            .map_err(|_| Failure::new("stun.xorEndpoint", "address"))?;
         let mut x = [0u8; 20];
         let xn = encode_xor_address(endpoint, &tx, &mut x);
         expect_eq(
@@ -856,37 +849,39 @@ pub mod kat {
                 integrity_key: Some(&key),
                 fingerprint: fp,
             };
-            let n = repr.emit(&mut buf).map_err(|_| fail(name, "emit"))?;
+            let n = repr
+                .emit(&mut buf)
+                .map_err(|_| Failure::new(name, "emit"))?;
             let want = hex(v, name)?;
             expect_eq(name, &buf[..n], &want[..])?;
-            let m = Message::new_checked(&want[..]).map_err(|_| fail(name, "parse"))?;
+            let m = Message::new_checked(&want[..]).map_err(|_| Failure::new(name, "parse"))?;
             m.verify_integrity(&key)
-                .map_err(|_| fail(name, "integrity"))?;
+                .map_err(|_| Failure::new(name, "integrity"))?;
             if fp {
                 m.verify_fingerprint()
-                    .map_err(|_| fail(name, "fingerprint"))?;
+                    .map_err(|_| Failure::new(name, "fingerprint"))?;
             }
         }
 
         // The captured WASM allocate: verify, decode, rebuild byte for byte.
         let name = "stun.wasmAllocate";
         let want = hex(v, name)?;
-        let m = Message::new_checked(&want[..]).map_err(|_| fail(name, "parse"))?;
+        let m = Message::new_checked(&want[..]).map_err(|_| Failure::new(name, "parse"))?;
         m.verify_integrity(&key)
-            .map_err(|_| fail(name, "integrity"))?;
+            .map_err(|_| Failure::new(name, "integrity"))?;
         if m.verify_integrity(b"0123456789abcdeg").is_ok() {
-            return Err(fail(name, "accepted a wrong key"));
+            return Err(Failure::new(name, "accepted a wrong key"));
         }
         let mut descriptors: heapless::Vec<proto::StreamDescriptor, 16> = heapless::Vec::new();
         let mut relay = None;
         for a in m.attributes() {
-            match a.map_err(|_| fail(name, "attribute"))? {
+            match a.map_err(|_| Failure::new(name, "attribute"))? {
                 Attribute::StreamDescriptors(pb) => {
                     for d in proto::stream_descriptors(pb) {
-                        let d = d.map_err(|_| fail(name, "descriptor"))?;
+                        let d = d.map_err(|_| Failure::new(name, "descriptor"))?;
                         descriptors
                             .push(d)
-                            .map_err(|_| fail(name, "too many descriptors"))?;
+                            .map_err(|_| Failure::new(name, "too many descriptors"))?;
                     }
                 }
                 Attribute::XorRelayEndpoint(ep) => relay = Some(ep),
@@ -896,16 +891,16 @@ pub mod kat {
         expect_eq(name, &descriptors.len(), &9)?;
         expect_eq(name, &relay, &Some(endpoint))?;
         let n = allocate_request(&mut buf, tx, &token, &descriptors, endpoint, &key)
-            .map_err(|_| fail(name, "emit"))?;
+            .map_err(|_| Failure::new(name, "emit"))?;
         expect_eq(name, &buf[..n], &want[..])?;
 
         let ssrc = int(v, "inputs.ssrc")? as u32;
         let n = native_sender_subscription(&[ssrc], &mut buf)
-            .map_err(|_| fail("stun.nativeSenderSub", "emit"))?;
+            .map_err(|_| Failure::new("stun.nativeSenderSub", "emit"))?;
         let want = hex(v, "stun.nativeSenderSub")?;
         expect_eq("stun.nativeSenderSub", &buf[..n], &want[..])?;
 
-        let n = ping(&mut buf, tx).map_err(|_| fail("stun.ping", "emit"))?;
+        let n = ping(&mut buf, tx).map_err(|_| Failure::new("stun.ping", "emit"))?;
         expect_eq("stun.ping", &buf[..n], &hex(v, "stun.ping")?[..])?;
         Ok(())
     }
@@ -917,28 +912,29 @@ pub mod kat {
         for i in 0..len(v, "cases")? {
             let at = |f: &str| format!("cases.{i}.{f}");
             let bytes = hex(v, &at("message"))?;
-            let m = Message::new_checked(&bytes[..]).map_err(|_| fail(&at("message"), "parse"))?;
+            let m = Message::new_checked(&bytes[..])
+                .map_err(|_| Failure::new(&at("message"), "parse"))?;
             expect_eq(
                 &at("type"),
                 &i64::from(m.message_type()),
                 &int(v, &at("type"))?,
             )?;
             m.verify_integrity(password)
-                .map_err(|_| fail(&at("message"), "integrity"))?;
+                .map_err(|_| Failure::new(&at("message"), "integrity"))?;
             m.verify_fingerprint()
-                .map_err(|_| fail(&at("message"), "fingerprint"))?;
+                .map_err(|_| Failure::new(&at("message"), "fingerprint"))?;
             let mut wrong = bytes.clone();
             wrong[HEADER_LEN + 5] ^= 1;
             if Message::new_unchecked(&wrong[..])
                 .verify_integrity(password)
                 .is_ok()
             {
-                return Err(fail(&at("message"), "tampered message verified"));
+                return Err(Failure::new(&at("message"), "tampered message verified"));
             }
 
             let mut attrs: heapless::Vec<Attribute<'_>, 8> = heapless::Vec::new();
             for a in m.attributes() {
-                let a = a.map_err(|_| fail(&at("message"), "attribute"))?;
+                let a = a.map_err(|_| Failure::new(&at("message"), "attribute"))?;
                 match a {
                     Attribute::Software(s) => {
                         let want = text(v, &at("software"))?.as_bytes();
@@ -976,7 +972,7 @@ pub mod kat {
                 ) {
                     attrs
                         .push(a)
-                        .map_err(|_| fail(&at("message"), "too many attributes"))?;
+                        .map_err(|_| Failure::new(&at("message"), "too many attributes"))?;
                 }
             }
             // The RFC pads with spaces, we pad with zeros: rebuilt messages differ only there,
@@ -991,14 +987,14 @@ pub mod kat {
             let mut out = [0u8; 128];
             let n = repr
                 .emit(&mut out)
-                .map_err(|_| fail(&at("message"), "emit"))?;
+                .map_err(|_| Failure::new(&at("message"), "emit"))?;
             expect_eq(&at("message"), &n, &bytes.len())?;
-            let again =
-                Message::new_checked(&out[..n]).map_err(|_| fail(&at("message"), "reparse"))?;
+            let again = Message::new_checked(&out[..n])
+                .map_err(|_| Failure::new(&at("message"), "reparse"))?;
             again
                 .verify_integrity(password)
                 .and_then(|_| again.verify_fingerprint())
-                .map_err(|_| fail(&at("message"), "rebuilt message does not verify"))?;
+                .map_err(|_| Failure::new(&at("message"), "rebuilt message does not verify"))?;
             let same = again
                 .attributes()
                 .zip(m.attributes())
@@ -1008,7 +1004,7 @@ pub mod kat {
                     (a, b) => a == b,
                 });
             if !same {
-                return Err(fail(&at("message"), "rebuilt attributes differ"));
+                return Err(Failure::new(&at("message"), "rebuilt attributes differ"));
             }
         }
         Ok(())
