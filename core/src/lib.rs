@@ -31,6 +31,7 @@
 //!
 //! - [`time`]: the core's `Instant` and `Duration`.
 //! - [`crypto`]: thin wrappers over the RustCrypto primitives the protocols use.
+//! - [`mlow`]: the MLow speech codec (so far: the encoder's analysis front end).
 //! - `kat` (feature `kat`): known-answer checks that run on the host and on the QEMU Cortex-M4
 //!   target alike.
 #![no_std]
@@ -41,4 +42,5 @@ extern crate alloc;
 pub mod crypto;
 #[cfg(feature = "kat")]
 pub mod kat;
+pub mod mlow;
 pub mod time;

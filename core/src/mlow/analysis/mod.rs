@@ -1,0 +1,50 @@
+//! The MLow encoder's analysis front end: every measurement the encoder makes on the microphone
+//! signal before it quantises anything.
+//!
+//! Each stage is pinned to a dump of the reference encoder run on the shared `synth_mic.raw`
+//! fixture (see the integration tests in `core/tests/mlow_analysis.rs`):
+//!
+//! - [`vad`]: the fixed-point SILK-style voice activity detector and the packet-level
+//!   "coded as active voice" decision with its 60 ms hangover;
+//! - [`highpass`]: the 35 Hz input high-pass and the sliding buffer the LPC window is cut from;
+//! - [`lpc`]: window, 512-point power spectrum, cosine-sum autocorrelation, Schur recursion and
+//!   bandwidth expansion, giving the order-16 predictor `A` and the power spectrum `F2`;
+//! - [`nlsf`]: predictor to normalised line spectral frequencies (fixed point, SILK style);
+//! - [`voicing`]: the voiced/unvoiced classifier and the spectral harmonicity measure.
+//!
+//! Integer stages stay integer; float stages use `libm` so they run without `std`. Nothing here
+//! allocates: state lives in fixed arrays and scratch on the stack.
+
+mod fft;
+mod fixed;
+pub mod highpass;
+pub mod lpc;
+pub mod nlsf;
+mod tables;
+pub mod vad;
+pub mod voicing;
+
+/// Samples per second of the analysis (the MLow low band).
+pub const SAMPLE_RATE_HZ: u32 = 16_000;
+/// Samples in one internal frame (20 ms).
+pub const FRAME_LEN: usize = 320;
+/// Internal frames in one 60 ms packet.
+pub const FRAMES_PER_PACKET: usize = 3;
+/// Samples in one 60 ms packet.
+pub const PACKET_LEN: usize = FRAME_LEN * FRAMES_PER_PACKET;
+/// Order of the linear predictor.
+pub const LPC_ORDER: usize = 16;
+
+#[cfg(test)]
+mod tests {
+    use core::mem::size_of;
+
+    /// The state sizes the module docs quote; a change here should update them.
+    #[test]
+    fn state_sizes() {
+        assert_eq!(size_of::<super::vad::Vad>(), 100);
+        assert_eq!(size_of::<super::highpass::InputHighPass>(), 36);
+        assert_eq!(size_of::<super::highpass::LpcInput>(), 4544);
+        assert_eq!(size_of::<super::voicing::VoicingClassifier>(), 16);
+    }
+}

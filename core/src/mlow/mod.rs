@@ -1,0 +1,2 @@
+//! MLow ("smpl"), Meta's CELP speech codec carried in WhatsApp calls.
+pub mod analysis;
