@@ -10,6 +10,7 @@
 //! - [`lpc`]: window, 512-point power spectrum, cosine-sum autocorrelation, Schur recursion and
 //!   bandwidth expansion, giving the order-16 predictor `A` and the power spectrum `F2`;
 //! - [`nlsf`]: predictor to normalised line spectral frequencies (fixed point, SILK style);
+//! - [`pitch`]: the pitch estimator on the perceptually weighted speech (tables passed in);
 //! - [`voicing`]: the voiced/unvoiced classifier and the spectral harmonicity measure.
 //!
 //! Integer stages stay integer; float stages use `libm` so they run without `std`. Nothing here
@@ -20,6 +21,7 @@ mod fixed;
 pub mod highpass;
 pub mod lpc;
 pub mod nlsf;
+pub mod pitch;
 mod tables;
 pub mod vad;
 pub mod voicing;
