@@ -2,7 +2,7 @@
 //! `synth_mic.raw` fixture (16 kHz mono s16le, 110 packets of 60 ms).
 
 use serde_json::Value;
-use wacall_core::mlow::analysis::highpass::{InputHighPass, LpcInput};
+use wacall_core::mlow::analysis::highpass::{InputHighPass, SignalBuffer};
 use wacall_core::mlow::analysis::lpc::{self, LPC_BUF_LEN, SPECTRUM_LEN};
 use wacall_core::mlow::analysis::nlsf::a_to_nlsf;
 use wacall_core::mlow::analysis::vad::Vad;
@@ -97,7 +97,7 @@ fn front_end_matches_reference_buffer_window_autocorrelation_and_predictor() {
     };
     // Run the input high-pass and the buffer over the stream, keeping every frame's LPC buffer.
     let mut hp = InputHighPass::new();
-    let mut input = LpcInput::new();
+    let mut input = SignalBuffer::new();
     let last_pkt = dump.iter().map(|r| int(&r["pkt"])).max().expect("records") as usize;
     let mut buffers = Vec::new();
     for pcm in &packets[..=last_pkt] {

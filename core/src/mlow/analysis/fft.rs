@@ -1,7 +1,7 @@
-//! A 512-point real FFT (as a 256-point complex radix-2 transform plus the usual split), used
-//! only for the power spectrum of the LPC window.
+//! Real FFTs for power spectra: 512 points (LPC window; a 256-point radix-2 complex transform plus
+//! the usual split) and 576 points (perceptual model; a 288-point mixed radix-2/3 transform).
 
-use super::tables::COS_512_QUARTER;
+use super::tables::{COS_512_QUARTER, COS_576_QUARTER};
 
 /// `cos(2 pi n / 512)` for any `n`, from the quarter-wave table.
 pub(crate) fn cos512(n: usize) -> f64 {
@@ -76,9 +76,129 @@ fn fft256(re: &mut [f32; HALF], im: &mut [f32; HALF]) {
     }
 }
 
+/// `cos(2 pi n / 576)` for any `n`, from the quarter-wave table.
+pub(crate) fn cos576(n: usize) -> f64 {
+    let n = n % 576;
+    match n {
+        0..=144 => COS_576_QUARTER[n],
+        145..=288 => -COS_576_QUARTER[288 - n],
+        289..=432 => -COS_576_QUARTER[n - 288],
+        _ => COS_576_QUARTER[576 - n],
+    }
+}
+
+/// `sin(2 pi n / 576)` for any `n`.
+fn sin576(n: usize) -> f64 {
+    cos576(n % 576 + 432)
+}
+
+/// A complex number for the mixed-radix transform.
+#[derive(Clone, Copy, Debug, Default)]
+struct Cpx {
+    re: f32,
+    im: f32,
+}
+
+impl Cpx {
+    fn mul(self, o: Cpx) -> Cpx {
+        Cpx {
+            re: self.re * o.re - self.im * o.im,
+            im: self.re * o.im + self.im * o.re,
+        }
+    }
+
+    /// `exp(-2 pi i e / n)` for `n` dividing 576.
+    fn twiddle(e: usize, n: usize) -> Cpx {
+        let m = e * (576 / n);
+        Cpx {
+            re: cos576(m) as f32,
+            im: -sin576(m) as f32,
+        }
+    }
+}
+
+/// Forward DFT of `out.len()` (a product of 2s and 3s dividing 576) elements of `x` taken with
+/// `stride`, by recursive decimation in time.
+fn dft_mixed(x: &[Cpx], stride: usize, out: &mut [Cpx]) {
+    let n = out.len();
+    if n == 1 {
+        out[0] = x[0];
+        return;
+    }
+    let p = if n.is_multiple_of(2) { 2 } else { 3 };
+    let m = n / p;
+    for j in 0..p {
+        dft_mixed(&x[j * stride..], stride * p, &mut out[j * m..(j + 1) * m]);
+    }
+    for k in 0..m {
+        let mut t = [Cpx::default(); 3];
+        for (j, tj) in t.iter_mut().enumerate().take(p) {
+            *tj = out[j * m + k].mul(Cpx::twiddle(j * k, n));
+        }
+        for q in 0..p {
+            let mut acc = t[0];
+            for (j, tj) in t.iter().enumerate().take(p).skip(1) {
+                let v = tj.mul(Cpx::twiddle((j * q) % p, p));
+                acc.re += v.re;
+                acc.im += v.im;
+            }
+            out[k + q * m] = acc;
+        }
+    }
+}
+
+/// Power spectrum `|X[k]|^2`, k = 0..=288, of 576 real samples.
+pub(crate) fn power_spectrum_576(x: &[f32; 576], out: &mut [f32; 289]) {
+    const M: usize = 288;
+    let mut z = [Cpx::default(); M];
+    for (zk, pair) in z.iter_mut().zip(x.chunks_exact(2)) {
+        *zk = Cpx {
+            re: pair[0],
+            im: pair[1],
+        };
+    }
+    let mut zt = [Cpx::default(); M];
+    dft_mixed(&z, 1, &mut zt);
+    for (k, o) in out.iter_mut().enumerate() {
+        let a = zt[k % M];
+        let b = zt[(M - k) % M];
+        let (er, ei) = (0.5 * (a.re + b.re), 0.5 * (a.im - b.im));
+        let (or_, oi) = (0.5 * (a.im + b.im), 0.5 * (b.re - a.re));
+        let w = Cpx::twiddle(k, 576);
+        let xr = er + (or_ * w.re - oi * w.im);
+        let xi = ei + (or_ * w.im + oi * w.re);
+        *o = xr * xr + xi * xi;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn power_spectrum_576_matches_direct_dft() {
+        let mut x = [0f32; 576];
+        let mut seed = 777u32;
+        for v in &mut x {
+            seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+            *v = (seed >> 8) as f32 / (1u32 << 24) as f32 - 0.5;
+        }
+        let mut got = [0f32; 289];
+        power_spectrum_576(&x, &mut got);
+        for k in [0usize, 1, 5, 96, 144, 200, 287, 288] {
+            let (mut r, mut i) = (0f64, 0f64);
+            for (n, &v) in x.iter().enumerate() {
+                let ang = 2.0 * core::f64::consts::PI * (k * n) as f64 / 576.0;
+                r += f64::from(v) * libm::cos(ang);
+                i -= f64::from(v) * libm::sin(ang);
+            }
+            let want = r * r + i * i;
+            assert!(
+                (f64::from(got[k]) - want).abs() < 1e-4 * (1.0 + want),
+                "k={k}"
+            );
+        }
+    }
 
     #[test]
     fn matches_direct_dft() {

@@ -1,5 +1,5 @@
-//! The encoder's input high-pass (a 35 Hz biquad) and the sliding high-passed buffer the LPC
-//! analysis windows are cut from.
+//! The encoder's input high-pass (a 35 Hz biquad) and the sliding buffer of high-passed signal
+//! the analysis stages cut their input from.
 //!
 //! The biquad is the codec's "default corner" design: a double zero near DC (at a tenth of the
 //! corner) and a resonant pole pair whose angle and radius follow quadratic fits in the normalised
@@ -7,7 +7,7 @@
 //! reference's second-order approximation `cos x ~ 1 - x^2 / 2`, which is what the reference
 //! computes, not an accuracy shortcut of ours.
 //!
-//! State size: [`InputHighPass`] 36 bytes; [`LpcInput`] 4544 bytes.
+//! State size: [`InputHighPass`] 36 bytes; [`SignalBuffer`] 5248 bytes.
 
 use super::{FRAME_LEN, PACKET_LEN};
 
@@ -94,31 +94,33 @@ impl InputHighPass {
 
 /// Samples of the LPC window before the internal frame starts.
 const WINDOW_LEAD: usize = 96;
-/// High-passed samples kept from the previous packet (more than the window reaches back).
-pub const HISTORY_LEN: usize = 144;
+/// High-passed samples kept from the previous packet: the longest pitch lag (the LPC window
+/// reaches back only 96 samples, the weighted-speech filter 48).
+pub const HISTORY_LEN: usize = 320;
 /// Look-ahead samples past the packet end that the last window covers; they are zero.
 pub const LOOKAHEAD_LEN: usize = 32;
 /// Length of one LPC analysis buffer.
 pub const LPC_BUF_LEN: usize = 448;
+const BUF_LEN: usize = HISTORY_LEN + PACKET_LEN + LOOKAHEAD_LEN;
 
 /// The high-passed signal of the current packet with the previous packet's tail in front and the
-/// (zero) look-ahead behind, from which each internal frame's LPC buffer is cut.
+/// (zero) look-ahead behind. Each analysis stage cuts its input from here.
 #[derive(Clone, Debug)]
-pub struct LpcInput {
-    buf: [f32; HISTORY_LEN + PACKET_LEN + LOOKAHEAD_LEN],
+pub struct SignalBuffer {
+    buf: [f32; BUF_LEN],
 }
 
-impl Default for LpcInput {
+impl Default for SignalBuffer {
     fn default() -> Self {
         Self::new()
     }
 }
 
-impl LpcInput {
+impl SignalBuffer {
     /// An empty (all-zero) history.
     pub fn new() -> Self {
-        LpcInput {
-            buf: [0.0; HISTORY_LEN + PACKET_LEN + LOOKAHEAD_LEN],
+        SignalBuffer {
+            buf: [0.0; BUF_LEN],
         }
     }
 
@@ -140,6 +142,24 @@ impl LpcInput {
         self.buf[start..start + LPC_BUF_LEN]
             .try_into()
             .expect("the slice is LPC_BUF_LEN long")
+    }
+
+    /// Sample `t` relative to the start of the current packet: negative `t` reaches into the
+    /// previous packet (down to `-HISTORY_LEN`), `t >= PACKET_LEN` into the zero look-ahead; 0
+    /// outside both.
+    pub fn at(&self, t: isize) -> f32 {
+        t.checked_add_unsigned(HISTORY_LEN)
+            .and_then(|i| usize::try_from(i).ok())
+            .and_then(|i| self.buf.get(i))
+            .copied()
+            .unwrap_or(0.0)
+    }
+
+    /// `out.len()` samples starting at packet-relative `t` (see [`SignalBuffer::at`]).
+    pub fn copy_from(&self, t: isize, out: &mut [f32]) {
+        for (k, o) in out.iter_mut().enumerate() {
+            *o = self.at(t + k as isize);
+        }
     }
 
     /// The current packet's high-passed samples.

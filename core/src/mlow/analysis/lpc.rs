@@ -58,8 +58,10 @@ pub fn window(buf: &[f32; LPC_BUF_LEN], long_tail: bool, out: &mut [f32; LPC_BUF
 pub fn analyse(windowed: &[f32; LPC_BUF_LEN], spectrum: &mut [f32; SPECTRUM_LEN]) -> Lpc {
     power_spectrum_512(windowed, spectrum);
     let r = autocorrelation(spectrum);
-    let rc = schur(&r);
-    let mut a = step_up(&rc);
+    let mut rc = [0f32; LPC_ORDER];
+    schur(&r, f64::from(1.0f32 + REGULARISATION), &mut rc);
+    let mut a = [0f32; LPC_ORDER + 1];
+    step_up(&rc, &mut a);
     let mut g = BWE;
     for c in a.iter_mut().skip(1) {
         *c *= g;
@@ -97,15 +99,19 @@ fn autocorrelation(f2: &[f32; SPECTRUM_LEN]) -> [f64; LPC_ORDER + 1] {
     r
 }
 
-/// Reflection coefficients from the autocorrelation by the Schur recursion (regularised). Stops
-/// with a coefficient of -1 or +1 if the correlation is not positive definite, leaving the rest 0.
-fn schur(r: &[f64; LPC_ORDER + 1]) -> [f32; LPC_ORDER] {
-    let mut rc = [0f32; LPC_ORDER];
+/// Reflection coefficients from the autocorrelation by the Schur recursion, with `r[0]` scaled by
+/// `1 + regularisation`; `rc.len()` is the order (at most 32) and `r` needs one more lag. Stops with
+/// a coefficient of -1 or +1 if the correlation is not positive definite, leaving the rest 0.
+pub(crate) fn schur(r: &[f64], regularisation: f64, rc: &mut [f32]) {
+    const MAX: usize = 33;
+    let order = rc.len();
+    rc.fill(0.0);
     // `fwd[i]` tracks the forward prediction error correlation at lag i, `bwd[i]` the backward one.
-    let mut fwd = *r;
-    fwd[0] *= f64::from(1.0f32 + REGULARISATION);
+    let mut fwd = [0f64; MAX];
+    fwd[..=order].copy_from_slice(&r[..=order]);
+    fwd[0] *= regularisation;
     let mut bwd = fwd;
-    for k in 0..LPC_ORDER {
+    for k in 0..order {
         let err = bwd[0];
         if fwd[k + 1] > err {
             rc[k] = -1.0;
@@ -120,18 +126,17 @@ fn schur(r: &[f64; LPC_ORDER + 1]) -> [f32; LPC_ORDER] {
         }
         let g = -fwd[k + 1] / err;
         rc[k] = g as f32;
-        for n in 0..LPC_ORDER - k {
+        for n in 0..order - k {
             let (f, b) = (fwd[n + k + 1], bwd[n]);
             fwd[n + k + 1] = f + b * g;
             bwd[n] = b + f * g;
         }
     }
-    rc
 }
 
-/// Predictor from reflection coefficients (Levinson step-up), in f32.
-fn step_up(rc: &[f32; LPC_ORDER]) -> [f32; LPC_ORDER + 1] {
-    let mut a = [0f32; LPC_ORDER + 1];
+/// Predictor from reflection coefficients (Levinson step-up), in f32: `a.len() == rc.len() + 1`.
+pub(crate) fn step_up(rc: &[f32], a: &mut [f32]) {
+    a.fill(0.0);
     a[0] = 1.0;
     for (k, &g) in rc.iter().enumerate() {
         // Update the symmetric pairs (a[n+1], a[k-n]) of the order-k predictor in place.
@@ -142,5 +147,4 @@ fn step_up(rc: &[f32; LPC_ORDER]) -> [f32; LPC_ORDER + 1] {
         }
         a[k + 1] = g;
     }
-    a
 }

@@ -6,10 +6,11 @@
 //!
 //! - [`vad`]: the fixed-point SILK-style voice activity detector and the packet-level
 //!   "coded as active voice" decision with its 60 ms hangover;
-//! - [`highpass`]: the 35 Hz input high-pass and the sliding buffer the LPC window is cut from;
+//! - [`highpass`]: the 35 Hz input high-pass and the sliding buffer of high-passed signal;
 //! - [`lpc`]: window, 512-point power spectrum, cosine-sum autocorrelation, Schur recursion and
 //!   bandwidth expansion, giving the order-16 predictor `A` and the power spectrum `F2`;
 //! - [`nlsf`]: predictor to normalised line spectral frequencies (fixed point, SILK style);
+//! - [`perceptual`]: the perceptual model, weighting filters and the weighted speech buffer;
 //! - [`pitch`]: the pitch estimator on the perceptually weighted speech (tables passed in);
 //! - [`voicing`]: the voiced/unvoiced classifier and the spectral harmonicity measure.
 //!
@@ -21,6 +22,7 @@ mod fixed;
 pub mod highpass;
 pub mod lpc;
 pub mod nlsf;
+pub mod perceptual;
 pub mod pitch;
 mod tables;
 pub mod vad;
@@ -46,7 +48,10 @@ mod tests {
     fn state_sizes() {
         assert_eq!(size_of::<super::vad::Vad>(), 100);
         assert_eq!(size_of::<super::highpass::InputHighPass>(), 36);
-        assert_eq!(size_of::<super::highpass::LpcInput>(), 4544);
+        assert_eq!(size_of::<super::highpass::SignalBuffer>(), 5248);
         assert_eq!(size_of::<super::voicing::VoicingClassifier>(), 16);
+        assert_eq!(size_of::<super::perceptual::PerceptualModel>(), 2436);
+        assert_eq!(size_of::<super::perceptual::WeightedSpeech>(), 2636);
+        assert_eq!(size_of::<super::pitch::PitchEstimator>(), 16);
     }
 }
