@@ -10,6 +10,7 @@
 //! - [`lpc`]: window, 512-point power spectrum, cosine-sum autocorrelation, Schur recursion and
 //!   bandwidth expansion, giving the order-16 predictor `A` and the power spectrum `F2`;
 //! - [`nlsf`]: predictor to normalised line spectral frequencies (fixed point, SILK style);
+//! - [`lsf_quant`]: the LSF quantiser (codebook passed in);
 //! - [`perceptual`]: the perceptual model, weighting filters and the weighted speech buffer;
 //! - [`pitch`]: the pitch estimator on the perceptually weighted speech (tables passed in);
 //! - [`voicing`]: the voiced/unvoiced classifier and the spectral harmonicity measure.
@@ -21,6 +22,7 @@ mod fft;
 mod fixed;
 pub mod highpass;
 pub mod lpc;
+pub mod lsf_quant;
 pub mod nlsf;
 pub mod perceptual;
 pub mod pitch;
