@@ -387,3 +387,111 @@ fn weighted_speech_matches_reference() {
     assert!(active >= 100, "too few active frames");
     assert_eq!(same_lags, active, "pitch lags on our own weighted speech");
 }
+
+#[test]
+fn analyser_matches_reference_end_to_end() {
+    use wacall_core::mlow::analysis::PACKET_LEN;
+    use wacall_core::mlow::analysis::analyser::{Analyser, PacketAnalysis};
+
+    let test = "analyser_matches_reference_end_to_end";
+    let (Some(t), Some(pcm_path), Some(pitch_path), Some(sig_path)) = (
+        load_tables(test),
+        wacall_testkit::shared_file(test, "mlow/synth_mic.raw"),
+        wacall_testkit::shared_file(test, "mlow/pitchio_ground_truth.json"),
+        wacall_testkit::shared_file(test, "mlow/sigmode_ground_truth.json"),
+    ) else {
+        return;
+    };
+    let tables = PitchTables {
+        blocksegs: &t.blocksegs,
+        blockseg_symbol: &t.symbol,
+        track_blocksegs: &t.track_blocksegs,
+        first_range_symbols: &t.first_range,
+        blockseg_cdf: &t.blockseg_cdf,
+        range_transition_cdf: &t.transition,
+        delta_lag_cdf: &t.delta_cdfs[1],
+    };
+    let load = |p: std::path::PathBuf| -> Vec<Value> {
+        serde_json::from_str(&std::fs::read_to_string(p).expect("readable")).expect("JSON")
+    };
+    let (pitch, sig) = (load(pitch_path), load(sig_path));
+    let bytes = std::fs::read(pcm_path).expect("readable synth_mic.raw");
+
+    let mut analyser = Analyser::new();
+    let mut out = Box::<PacketAnalysis>::default();
+    let (mut worst_strength, mut lag_mismatch, mut predictor_mismatch, mut voiced) =
+        (0f32, 0, 0, 0);
+    for (pkt, chunk) in bytes.chunks_exact(2 * PACKET_LEN).enumerate() {
+        if 3 * pkt >= pitch.len() {
+            break;
+        }
+        let pcm: [i16; PACKET_LEN] = chunk
+            .chunks_exact(2)
+            .map(|b| i16::from_le_bytes([b[0], b[1]]))
+            .collect::<Vec<_>>()
+            .try_into()
+            .expect("a packet");
+        // The predictor each frame's search starts from: the reference records it per frame.
+        let mut entry = vec![analyser.pitch_estimator().predictor()];
+        analyser
+            .analyse_packet(&tables, &pcm, &mut out)
+            .expect("consistent tables");
+        for (f, fa) in out.frames.iter().enumerate() {
+            let n = 3 * pkt + f;
+            let rec = &pitch[n];
+            let want_pred = (
+                rec["prev_lagblk"].as_i64().expect("prev_lagblk") as i32,
+                rec["prev_lagidx"].as_i64().expect("prev_lagidx") as i32,
+            );
+            // Within a packet the predictor after frame f is what frame f + 1 starts from.
+            let got_pred = entry[f];
+            if got_pred != want_pred && rec["cav"].as_i64() == Some(1) {
+                predictor_mismatch += 1;
+            }
+            if f < 2 {
+                entry.push(if fa.voiced {
+                    let last = fa.pitch.lag_indices[7] as i32;
+                    (last / 64, last)
+                } else {
+                    (-1, -1)
+                });
+            }
+            if rec["cav"].as_i64() == Some(1) {
+                let want: Vec<i64> = rec["laginds"]
+                    .as_array()
+                    .expect("laginds")
+                    .iter()
+                    .map(|v| v.as_i64().expect("int"))
+                    .collect();
+                if !fa.pitch.lag_indices.iter().map(|&v| i64::from(v)).eq(want) {
+                    lag_mismatch += 1;
+                }
+            }
+            if let Some(s) = sig.get(n) {
+                let want = s["vstr"].as_f64().expect("vstr") as f32;
+                worst_strength = worst_strength.max((fa.voicing_strength - want).abs());
+                assert_eq!(
+                    fa.voiced,
+                    s["voiced"].as_i64() == Some(1),
+                    "frame {n}: voicing decision"
+                );
+                assert_eq!(
+                    f64::from(fa.activity_q8) / 256.0,
+                    s["sp_act_prob"].as_f64().expect("sp_act_prob"),
+                    "frame {n}: activity"
+                );
+                voiced += usize::from(fa.voiced);
+            }
+        }
+    }
+    eprintln!(
+        "analyser end to end: {} frames; lag-index mismatches {lag_mismatch}, predictor \
+         mismatches {predictor_mismatch}; first {} frames: {voiced} voiced, worst |d strength| \
+         {worst_strength:.2e}",
+        pitch.len(),
+        sig.len()
+    );
+    assert_eq!(lag_mismatch, 0, "lag indices");
+    assert_eq!(predictor_mismatch, 0, "lag predictor");
+    assert!(worst_strength < 1e-3, "voicing strength");
+}

@@ -1,6 +1,8 @@
 //! The MLow encoder's analysis front end: every measurement the encoder makes on the microphone
 //! signal before it quantises anything.
 //!
+//! [`analyser::Analyser`] runs them all for a packet, in the reference's order.
+//!
 //! Each stage is pinned to a dump of the reference encoder run on the shared `synth_mic.raw`
 //! fixture (see the integration tests in `core/tests/mlow_analysis.rs`):
 //!
@@ -18,6 +20,7 @@
 //! Integer stages stay integer; float stages use `libm` so they run without `std`. Nothing here
 //! allocates: state lives in fixed arrays and scratch on the stack.
 
+pub mod analyser;
 mod fft;
 mod fixed;
 pub mod highpass;
@@ -55,5 +58,6 @@ mod tests {
         assert_eq!(size_of::<super::perceptual::PerceptualModel>(), 2436);
         assert_eq!(size_of::<super::perceptual::WeightedSpeech>(), 2636);
         assert_eq!(size_of::<super::pitch::PitchEstimator>(), 16);
+        assert_eq!(size_of::<super::analyser::Analyser>(), 10_488);
     }
 }

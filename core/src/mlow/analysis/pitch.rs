@@ -216,6 +216,11 @@ impl PitchEstimator {
         self.prev_index = -1;
     }
 
+    /// The lag predictor: last lag range and half-sample index (-1, -1 when reset).
+    pub fn predictor(&self) -> (i32, i32) {
+        (self.prev_range, self.prev_index)
+    }
+
     /// Set the lag predictor (last lag range and half-sample index; -1 for none).
     pub fn set_predictor(&mut self, range: i32, index: i32) {
         self.prev_range = range;
