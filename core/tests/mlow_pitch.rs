@@ -495,3 +495,72 @@ fn analyser_matches_reference_end_to_end() {
     assert_eq!(predictor_mismatch, 0, "lag predictor");
     assert!(worst_strength < 1e-3, "voicing strength");
 }
+
+#[test]
+fn analyser_survives_extreme_input() {
+    use wacall_core::mlow::analysis::PACKET_LEN;
+    use wacall_core::mlow::analysis::analyser::{Analyser, PacketAnalysis};
+
+    let test = "analyser_survives_extreme_input";
+    let Some(t) = load_tables(test) else {
+        return;
+    };
+    let tables = PitchTables {
+        blocksegs: &t.blocksegs,
+        blockseg_symbol: &t.symbol,
+        track_blocksegs: &t.track_blocksegs,
+        first_range_symbols: &t.first_range,
+        blockseg_cdf: &t.blockseg_cdf,
+        range_transition_cdf: &t.transition,
+        delta_lag_cdf: &t.delta_cdfs[1],
+    };
+    let mut seed = 0x2545_f491u32;
+    let mut noise = move || {
+        seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+        (seed >> 16) as i16
+    };
+    type Generator = Box<dyn FnMut(usize) -> i16>;
+    let signals: Vec<(&str, Generator)> = vec![
+        ("silence", Box::new(|_| 0)),
+        ("dc max", Box::new(|_| i16::MAX)),
+        ("dc min", Box::new(|_| i16::MIN)),
+        (
+            "nyquist",
+            Box::new(|n| if n % 2 == 0 { i16::MAX } else { i16::MIN }),
+        ),
+        (
+            "square 100 Hz",
+            Box::new(|n| if n % 160 < 80 { i16::MAX } else { i16::MIN }),
+        ),
+        (
+            "impulses",
+            Box::new(|n| if n % 333 == 0 { i16::MAX } else { 0 }),
+        ),
+        ("noise", Box::new(move |_| noise())),
+    ];
+    let mut out = Box::<PacketAnalysis>::default();
+    for (name, mut sample) in signals {
+        let mut analyser = Analyser::new();
+        for p in 0..4 {
+            let pcm: [i16; PACKET_LEN] = std::array::from_fn(|i| sample(p * PACKET_LEN + i));
+            analyser
+                .analyse_packet(&tables, &pcm, &mut out)
+                .expect("consistent tables");
+            for fa in &out.frames {
+                let finite = fa.lpc.a.iter().all(|v| v.is_finite())
+                    && fa.spectrum.iter().all(|v| v.is_finite())
+                    && fa.pitch.pitch_corr.is_finite()
+                    && fa.pitch.harmonicity.is_finite()
+                    && fa.voicing_strength.is_finite();
+                assert!(finite, "{name}: non-finite analysis");
+                assert!(
+                    fa.nlsf.windows(2).all(|w| w[0] <= w[1])
+                        && fa.nlsf[0] >= 0.0
+                        && fa.nlsf[15] <= std::f32::consts::PI,
+                    "{name}: NLSFs out of order {:?}",
+                    fa.nlsf
+                );
+            }
+        }
+    }
+}

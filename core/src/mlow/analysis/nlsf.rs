@@ -96,13 +96,18 @@ pub fn a_to_nlsf_q15(c_q16: &mut [i32; LPC_ORDER]) -> [i32; LPC_ORDER] {
                 }
             }
             // Linear interpolation inside the last bisection interval, in 1/256 of a grid step.
-            if lo_y.abs() < 65536 {
-                let den = lo_y - yhi;
+            // Differences wrap like the reference's 32-bit arithmetic (only reachable with
+            // degenerate predictors).
+            if lo_y.unsigned_abs() < 65536 {
+                let den = lo_y.wrapping_sub(yhi);
                 if den != 0 {
                     frac += ((lo_y << (8 - BISECTIONS)) + (den >> 1)) / den;
                 }
             } else {
-                frac += lo_y / ((lo_y - yhi) >> (8 - BISECTIONS));
+                let den = lo_y.wrapping_sub(yhi) >> (8 - BISECTIONS);
+                if den != 0 {
+                    frac = frac.wrapping_add(lo_y.wrapping_div(den));
+                }
             }
             nlsf[root] = ((k as i32) << 8)
                 .wrapping_add(frac)
