@@ -147,6 +147,11 @@ impl Analyser {
         &self.signal
     }
 
+    /// The perceptually weighted speech as of the last analysed frame.
+    pub fn weighted_speech(&self) -> &WeightedSpeech {
+        &self.weighted
+    }
+
     /// The pitch estimator (its lag predictor is what the next frame's search starts from).
     pub fn pitch_estimator(&self) -> &PitchEstimator {
         &self.pitch
