@@ -1,9 +1,10 @@
 //! Real FFTs for power spectra: 512 points (LPC window; a 256-point radix-2 complex transform plus
 //! the usual split) and 576 points (perceptual model; a 288-point mixed radix-2/3 transform).
+//! Twiddles come from f32 cosine tables, so no trigonometry runs per call.
 
-use super::tables::{COS_512_QUARTER, COS_576_QUARTER};
+use super::tables::{COS_512, COS_512_QUARTER, COS_576};
 
-/// `cos(2 pi n / 512)` for any `n`, from the quarter-wave table.
+/// `cos(2 pi n / 512)` for any `n`, in f64 from the quarter-wave table (for the autocorrelation).
 pub(crate) fn cos512(n: usize) -> f64 {
     let n = n % 512;
     match n {
@@ -14,85 +15,7 @@ pub(crate) fn cos512(n: usize) -> f64 {
     }
 }
 
-/// `sin(2 pi n / 512)` for any `n`.
-pub(crate) fn sin512(n: usize) -> f64 {
-    cos512(n % 512 + 384)
-}
-
-const N: usize = 512;
-const HALF: usize = N / 2;
-
-/// Power spectrum `|X[k]|^2`, k = 0..=256, of the real sequence `x` (zero-padded to 512).
-pub(crate) fn power_spectrum_512(x: &[f32], out: &mut [f32; HALF + 1]) {
-    // Pack even samples as real parts and odd samples as imaginary parts.
-    let mut re = [0f32; HALF];
-    let mut im = [0f32; HALF];
-    for (k, pair) in x.chunks(2).take(HALF).enumerate() {
-        re[k] = pair[0];
-        im[k] = pair.get(1).copied().unwrap_or(0.0);
-    }
-    fft256(&mut re, &mut im);
-    // Split: X[k] = E[k] + W^k O[k] with E, O the transforms of the even and odd samples.
-    for (k, o) in out.iter_mut().enumerate() {
-        let (zr, zi) = (re[k % HALF], im[k % HALF]);
-        let (cr, ci) = (re[(HALF - k) % HALF], -im[(HALF - k) % HALF]);
-        let (er, ei) = (0.5 * (zr + cr), 0.5 * (zi + ci));
-        // O = (Z - conj Z') / 2i
-        let (dr, di) = (zr - cr, zi - ci);
-        let (or_, oi) = (0.5 * di, -0.5 * dr);
-        let (wr, wi) = (cos512(k) as f32, -sin512(k) as f32);
-        let xr = er + wr * or_ - wi * oi;
-        let xi = ei + wr * oi + wi * or_;
-        *o = xr * xr + xi * xi;
-    }
-}
-
-/// In-place forward 256-point complex FFT (decimation in time).
-fn fft256(re: &mut [f32; HALF], im: &mut [f32; HALF]) {
-    // Bit-reversal permutation.
-    for i in 0..HALF {
-        let j = (i as u8).reverse_bits() as usize;
-        if j > i {
-            re.swap(i, j);
-            im.swap(i, j);
-        }
-    }
-    let mut len = 2;
-    while len <= HALF {
-        let step = N / len; // twiddle W_len^m = W_512^(m * step)
-        for start in (0..HALF).step_by(len) {
-            for m in 0..len / 2 {
-                let (wr, wi) = (cos512(m * step) as f32, -sin512(m * step) as f32);
-                let (a, b) = (start + m, start + m + len / 2);
-                let tr = wr * re[b] - wi * im[b];
-                let ti = wr * im[b] + wi * re[b];
-                re[b] = re[a] - tr;
-                im[b] = im[a] - ti;
-                re[a] += tr;
-                im[a] += ti;
-            }
-        }
-        len <<= 1;
-    }
-}
-
-/// `cos(2 pi n / 576)` for any `n`, from the quarter-wave table.
-pub(crate) fn cos576(n: usize) -> f64 {
-    let n = n % 576;
-    match n {
-        0..=144 => COS_576_QUARTER[n],
-        145..=288 => -COS_576_QUARTER[288 - n],
-        289..=432 => -COS_576_QUARTER[n - 288],
-        _ => COS_576_QUARTER[576 - n],
-    }
-}
-
-/// `sin(2 pi n / 576)` for any `n`.
-fn sin576(n: usize) -> f64 {
-    cos576(n % 576 + 432)
-}
-
-/// A complex number for the mixed-radix transform.
+/// A complex number.
 #[derive(Clone, Copy, Debug, Default)]
 struct Cpx {
     re: f32,
@@ -106,14 +29,81 @@ impl Cpx {
             im: self.re * o.im + self.im * o.re,
         }
     }
+}
 
-    /// `exp(-2 pi i e / n)` for `n` dividing 576.
-    fn twiddle(e: usize, n: usize) -> Cpx {
-        let m = e * (576 / n);
-        Cpx {
-            re: cos576(m) as f32,
-            im: -sin576(m) as f32,
+/// `exp(-2 pi i m / 512)`, `m < 512`.
+fn w512(m: usize) -> Cpx {
+    Cpx {
+        re: COS_512[m],
+        im: -COS_512[(m + 384) % 512],
+    }
+}
+
+/// `exp(-2 pi i m / 576)`, `m < 576`.
+fn w576(m: usize) -> Cpx {
+    Cpx {
+        re: COS_576[m],
+        im: -COS_576[(m + 432) % 576],
+    }
+}
+
+/// Power spectrum `|X[k]|^2`, k = 0..=256, of the real sequence `x` (zero-padded to 512).
+pub(crate) fn power_spectrum_512(x: &[f32], out: &mut [f32; 257]) {
+    const M: usize = 256;
+    // Pack even samples as real parts and odd samples as imaginary parts.
+    let mut z = [Cpx::default(); M];
+    for (k, pair) in x.chunks(2).take(M).enumerate() {
+        z[k] = Cpx {
+            re: pair[0],
+            im: pair.get(1).copied().unwrap_or(0.0),
+        };
+    }
+    fft256(&mut z);
+    split_real(&z, out, w512);
+}
+
+/// Recover the power spectrum of a real 2M-point sequence from the M-point transform `z` of its
+/// even/odd packing: `X[k] = E[k] + W^k O[k]`.
+fn split_real(z: &[Cpx], out: &mut [f32], w: fn(usize) -> Cpx) {
+    let m = z.len();
+    for (k, o) in out.iter_mut().enumerate() {
+        let a = z[k % m];
+        let b = z[(m - k) % m];
+        let (er, ei) = (0.5 * (a.re + b.re), 0.5 * (a.im - b.im));
+        let (or_, oi) = (0.5 * (a.im + b.im), 0.5 * (b.re - a.re));
+        let t = w(k);
+        let xr = er + (or_ * t.re - oi * t.im);
+        let xi = ei + (or_ * t.im + oi * t.re);
+        *o = xr * xr + xi * xi;
+    }
+}
+
+/// In-place forward 256-point complex FFT (radix 2, decimation in time).
+fn fft256(z: &mut [Cpx; 256]) {
+    for i in 0..256 {
+        let j = (i as u8).reverse_bits() as usize;
+        if j > i {
+            z.swap(i, j);
         }
+    }
+    let mut len = 2;
+    while len <= 256 {
+        let step = 512 / len; // W_len^m = W_512^(m * step)
+        for start in (0..256).step_by(len) {
+            for m in 0..len / 2 {
+                let t = z[start + m + len / 2].mul(w512(m * step));
+                let u = z[start + m];
+                z[start + m] = Cpx {
+                    re: u.re + t.re,
+                    im: u.im + t.im,
+                };
+                z[start + m + len / 2] = Cpx {
+                    re: u.re - t.re,
+                    im: u.im - t.im,
+                };
+            }
+        }
+        len <<= 1;
     }
 }
 
@@ -130,19 +120,43 @@ fn dft_mixed(x: &[Cpx], stride: usize, out: &mut [Cpx]) {
     for j in 0..p {
         dft_mixed(&x[j * stride..], stride * p, &mut out[j * m..(j + 1) * m]);
     }
-    for k in 0..m {
-        let mut t = [Cpx::default(); 3];
-        for (j, tj) in t.iter_mut().enumerate().take(p) {
-            *tj = out[j * m + k].mul(Cpx::twiddle(j * k, n));
+    let scale = 576 / n;
+    if p == 2 {
+        for k in 0..m {
+            let t = out[m + k].mul(w576(k * scale));
+            let u = out[k];
+            out[k] = Cpx {
+                re: u.re + t.re,
+                im: u.im + t.im,
+            };
+            out[m + k] = Cpx {
+                re: u.re - t.re,
+                im: u.im - t.im,
+            };
         }
-        for q in 0..p {
-            let mut acc = t[0];
-            for (j, tj) in t.iter().enumerate().take(p).skip(1) {
-                let v = tj.mul(Cpx::twiddle((j * q) % p, p));
-                acc.re += v.re;
-                acc.im += v.im;
-            }
-            out[k + q * m] = acc;
+    } else {
+        // Radix 3 with W3 = -1/2 - i sqrt(3)/2.
+        let (c, s) = (COS_576[192], -COS_576[(192 + 432) % 576]);
+        for k in 0..m {
+            let a = out[k];
+            let b = out[m + k].mul(w576(k * scale));
+            let d = out[2 * m + k].mul(w576(2 * k * scale));
+            let (sr, si) = (b.re + d.re, b.im + d.im);
+            let (dr, di) = (b.re - d.re, b.im - d.im);
+            out[k] = Cpx {
+                re: a.re + sr,
+                im: a.im + si,
+            };
+            let (mr, mi) = (a.re + c * sr, a.im + c * si);
+            // s * i * (b - d) with s = -sin(2 pi / 3)
+            out[m + k] = Cpx {
+                re: mr - s * di,
+                im: mi + s * dr,
+            };
+            out[2 * m + k] = Cpx {
+                re: mr + s * di,
+                im: mi - s * dr,
+            };
         }
     }
 }
@@ -159,16 +173,7 @@ pub(crate) fn power_spectrum_576(x: &[f32; 576], out: &mut [f32; 289]) {
     }
     let mut zt = [Cpx::default(); M];
     dft_mixed(&z, 1, &mut zt);
-    for (k, o) in out.iter_mut().enumerate() {
-        let a = zt[k % M];
-        let b = zt[(M - k) % M];
-        let (er, ei) = (0.5 * (a.re + b.re), 0.5 * (a.im - b.im));
-        let (or_, oi) = (0.5 * (a.im + b.im), 0.5 * (b.re - a.re));
-        let w = Cpx::twiddle(k, 576);
-        let xr = er + (or_ * w.re - oi * w.im);
-        let xi = ei + (or_ * w.im + oi * w.re);
-        *o = xr * xr + xi * xi;
-    }
+    split_real(&zt, out, w576);
 }
 
 #[cfg(test)]
@@ -208,7 +213,7 @@ mod tests {
             seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
             *v = (seed >> 8) as f32 / (1u32 << 24) as f32 - 0.5;
         }
-        let mut got = [0f32; HALF + 1];
+        let mut got = [0f32; 257];
         power_spectrum_512(&x, &mut got);
         for k in [0usize, 1, 7, 100, 128, 255, 256] {
             let (mut r, mut i) = (0f64, 0f64);

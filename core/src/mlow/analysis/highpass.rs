@@ -157,8 +157,14 @@ impl SignalBuffer {
 
     /// `out.len()` samples starting at packet-relative `t` (see [`SignalBuffer::at`]).
     pub fn copy_from(&self, t: isize, out: &mut [f32]) {
-        for (k, o) in out.iter_mut().enumerate() {
-            *o = self.at(t + k as isize);
+        let first = t.checked_add_unsigned(HISTORY_LEN).unwrap_or(isize::MIN);
+        match usize::try_from(first) {
+            Ok(i) if i + out.len() <= BUF_LEN => out.copy_from_slice(&self.buf[i..i + out.len()]),
+            _ => {
+                for (k, o) in out.iter_mut().enumerate() {
+                    *o = self.at(t + k as isize);
+                }
+            }
         }
     }
 

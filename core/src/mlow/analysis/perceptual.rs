@@ -11,11 +11,13 @@
 //!
 //! State size: [`PerceptualModel`] 2436 bytes, [`WeightedSpeech`] 2636 bytes.
 
-use super::fft::{cos576, power_spectrum_576};
+use super::fft::power_spectrum_576;
 use super::highpass::SignalBuffer;
 use super::lpc::{schur, step_up};
 use super::pitch::LTP_BUF_LEN;
-use super::tables::{LPC_WIN_TAIL_LONG, LPC_WIN_TAIL_SHORT, PERC_WIN_RISE};
+use super::tables::{
+    COS_576, LPC_WIN_TAIL_LONG, LPC_WIN_TAIL_SHORT, PERC_SMOOTHING, PERC_WIN_RISE,
+};
 use super::{FRAME_LEN, FRAMES_PER_PACKET};
 
 /// Autocorrelation lags the model produces.
@@ -40,9 +42,6 @@ const BINS: usize = NFFT / 2 + 1;
 const PAIR_INPUT: usize = 2 * SUBFRAME_LEN + LOOKAHEAD;
 const LOOKAHEAD: usize = 32;
 const TAIL_LEN: usize = 64;
-/// Masking smoothing strength and the mel-like corner frequency.
-const MASK_SMOOTHING: f32 = 0.1158;
-const MEL_CORNER_HZ: f32 = 320.0;
 
 /// The model's memory: the last 576 input samples and the previous autocorrelation.
 #[derive(Clone, Debug)]
@@ -124,10 +123,15 @@ impl PerceptualModel {
         for (n, rn) in r.iter_mut().enumerate() {
             let sign = if n % 2 == 0 { 1.0 } else { -1.0 };
             let mut acc = 0f32;
+            let mut phase = 0; // k * n mod 576
             for k in 1..HALF {
-                acc += (p[k] + sign * p[BINS - 1 - k]) * cos576(k * n) as f32;
+                phase += n;
+                if phase >= NFFT {
+                    phase -= NFFT;
+                }
+                acc += (p[k] + sign * p[BINS - 1 - k]) * COS_576[phase];
             }
-            acc += p[HALF] * cos576(HALF * n) as f32;
+            acc += p[HALF] * COS_576[(HALF * n) % NFFT];
             *rn = (p[0] + sign * p[BINS - 1] + 2.0 * acc) * (1.0 / NFFT as f32);
         }
         r
@@ -135,26 +139,23 @@ impl PerceptualModel {
 }
 
 /// One-pole smoothing of the power spectrum up and then down the frequency axis; the pole at bin
-/// `i` is `w / (1 + w)` with `w` the masking width in bins, growing with frequency.
+/// `i` is `w / (1 + w)` with `w` the masking width in bins, growing with frequency (`0.1158` of the
+/// distance from -320 Hz), tabulated in `PERC_SMOOTHING`.
 fn smooth_across_frequency(p: &mut [f32; BINS]) {
-    let bin_hz = 16_000.0 / NFFT as f32;
-    let coef = |i: usize| {
-        let w = MASK_SMOOTHING * (bin_hz * i as f32 + MEL_CORNER_HZ) / bin_hz;
-        w / (w + 1.0)
-    };
+    let coef = &PERC_SMOOTHING;
     let mut s = p[0];
-    for (i, v) in p.iter_mut().enumerate().take(BINS - 1).skip(1) {
-        s = *v + coef(i) * (s - *v);
+    for (v, &c) in p.iter_mut().zip(coef).take(BINS - 1).skip(1) {
+        s = *v + c * (s - *v);
         *v = s;
     }
     let top = BINS - 1;
-    p[top] += coef(top) * (s - p[top]);
+    p[top] += coef[top] * (s - p[top]);
     s = p[top];
     for i in (1..top).rev() {
-        s = p[i] + coef(i) * (s - p[i]);
+        s = p[i] + coef[i] * (s - p[i]);
         p[i] = s;
     }
-    p[0] += coef(0) * (s - p[0]);
+    p[0] += coef[0] * (s - p[0]);
 }
 
 /// The weighting filter (monic, `out.len()` taps, at most 32) for an autocorrelation: emphasise
@@ -216,12 +217,15 @@ impl WeightedSpeech {
         for (f, r) in filters.iter_mut().zip(corrs) {
             weighting_filter(r, PITCH_EMPHASIS, f);
         }
+        // The frame, its look-ahead and the filter's history, copied out once.
+        const TAPS: usize = PITCH_FILTER_LEN - 1;
+        let mut x = [0f32; TAPS + FRAME_LEN + WEIGHTED_LOOKAHEAD];
+        signal.copy_from(start - TAPS as isize, &mut x);
         for pos in 0..FRAME_LEN + WEIGHTED_LOOKAHEAD {
             let a = &filters[(pos / SUBFRAME_LEN).min(SUBFRAMES - 1)];
-            let t = start + pos as isize;
-            let mut acc = signal.at(t);
+            let mut acc = x[TAPS + pos];
             for (j, &c) in a.iter().enumerate().skip(1) {
-                acc += c * signal.at(t - j as isize);
+                acc += c * x[TAPS + pos - j];
             }
             self.buf[origin + pos] = acc;
         }
