@@ -5,7 +5,7 @@
 //! The LSF quantiser and everything after it (interpolation search, excitation) belong to the
 //! encoder proper, which reads this module's [`PacketAnalysis`] and the high-passed signal.
 //!
-//! State size: [`Analyser`] 10 488 bytes. The pitch search adds about 37 KB of stack while it runs;
+//! State size: [`Analyser`] 10 488 bytes. The pitch search adds about 28 KB of stack while it runs;
 //! [`PacketAnalysis`] is 6 KB and provided by the caller.
 
 use super::highpass::{InputHighPass, SignalBuffer};

@@ -18,7 +18,7 @@
 //! The tables come from the codec's pitch ROM (`pitch_seed`), which this module does not decode:
 //! the caller passes them as a [`PitchTables`] view.
 //!
-//! State size: [`PitchEstimator`] 16 bytes. Scratch: a 33 KB search struct plus about 4 KB of
+//! State size: [`PitchEstimator`] 16 bytes. Scratch: a 24 KB search struct plus about 4 KB of
 //! locals on the stack per call; nothing is allocated.
 
 use super::lpc::SPECTRUM_LEN;
@@ -56,8 +56,6 @@ const CORR_LAGS: usize = 2 * (STAGE1_LAGS - 4);
 const ENERGY_LAGS: usize = 2 * (STAGE1_LAGS - 1);
 const GRID_MIN_LAG: usize = 2 * STAGE1_MIN_LAG;
 const GRID_OFFSET: usize = MIN_LAG - GRID_MIN_LAG;
-/// Lags searched at full rate: 32..320.
-const SEARCH_LAGS: usize = LAG_RANGES * RANGE_LEN;
 /// High-passed samples used at full rate (the look-ahead is left out).
 const HP_LEN: usize = LTP_BUF_LEN - LOOKAHEAD;
 
@@ -325,8 +323,8 @@ struct Search {
     /// Correlations and energies per block on the 16 kHz lag grids.
     corr: [[f32; CORR_LAGS]; LAG_BLOCKS],
     energy: [[f32; ENERGY_LAGS]; LAG_BLOCKS],
-    /// Coarse normalised correlation at lags 32..320.
-    coarse_h: [[f32; SEARCH_LAGS]; LAG_BLOCKS],
+    /// Best coarse normalised correlation of each lag range, per block.
+    range_max: [[f32; LAG_RANGES]; LAG_BLOCKS],
     /// Which lag ranges of each block some surviving track uses (bit per range).
     used_ranges: [u16; LAG_BLOCKS],
     harm_cache: HarmCache,
@@ -341,7 +339,7 @@ impl Default for Search {
             weight: [0.0; LAG_BLOCKS],
             corr: [[0.0; CORR_LAGS]; LAG_BLOCKS],
             energy: [[0.0; ENERGY_LAGS]; LAG_BLOCKS],
-            coarse_h: [[0.0; SEARCH_LAGS]; LAG_BLOCKS],
+            range_max: [[0.0; LAG_RANGES]; LAG_BLOCKS],
             used_ranges: [0; LAG_BLOCKS],
             harm_cache: HarmCache([HarmCache::EMPTY; 50]),
         }
@@ -464,8 +462,15 @@ impl Search {
                 corr[2 * m] = c[m];
                 corr[2 * m + 1] = half_sample(&c, m);
             }
-            for (i, h) in self.coarse_h[b].iter_mut().enumerate() {
-                *h = corr[GRID_OFFSET + i] / energy[GRID_OFFSET + i];
+            for (r, m) in self.range_max[b].iter_mut().enumerate() {
+                let base = GRID_OFFSET + r * RANGE_LEN;
+                *m = corr[base] / energy[base];
+                for i in base + 1..base + RANGE_LEN {
+                    let h = corr[i] / energy[i];
+                    if h > *m {
+                        *m = h;
+                    }
+                }
             }
         }
         let mut total = 0f32;
@@ -483,16 +488,7 @@ impl Search {
         &mut self,
         tables: &PitchTables<'_>,
     ) -> Result<[usize; SURVIVING_TRACKS], PitchError> {
-        let mut range_max = [[0f32; LAG_RANGES]; LAG_BLOCKS];
-        for (b, row) in range_max.iter_mut().enumerate() {
-            for (r, m) in row.iter_mut().enumerate() {
-                let h = &self.coarse_h[b][r * RANGE_LEN..(r + 1) * RANGE_LEN];
-                *m = h
-                    .iter()
-                    .skip(1)
-                    .fold(h[0], |a, &v| if v > a { v } else { a });
-            }
-        }
+        let range_max = &self.range_max;
         let delta_weight = DELTA_WEIGHT / RANGE_INDICES as f32;
         let mut score = [0f32; 256];
         let n = tables.track_blocksegs.len();
@@ -562,21 +558,24 @@ impl Search {
             self.target_energy[b] = te;
             let sqrt_te = libm::sqrtf(te + 1e-30);
             let off = (LAG_BLOCKS - 1 - b) * LAG_BLOCK_LEN;
-            for r in 0..LAG_RANGES {
+            // Ranges from the top down: a range's update also writes the first energy of the range
+            // above, whose coarse value that range has then already used.
+            for r in (0..LAG_RANGES).rev() {
                 if self.used_ranges[b] & (1 << r) == 0 {
                     continue;
                 }
                 let base = GRID_OFFSET + r * RANGE_LEN;
+                let promising: [bool; RANGE_LEN] = core::array::from_fn(|i| {
+                    self.corr[b][base + i] / self.energy[b][base + i] > REFINE_THRESHOLD
+                });
                 for i in 0..=RANGE_LEN {
                     let m = 0.5 * (libm::sqrtf(lagged[off + base + i] + 1e-30) + sqrt_te);
                     self.energy[b][base + i] = 0.5 * m * m;
                 }
-                for i in 0..RANGE_LEN {
-                    if self.coarse_h[b][r * RANGE_LEN + i] > REFINE_THRESHOLD {
-                        let lag = MIN_LAG + r * RANGE_LEN + i;
-                        let c = dot(target, &hp[t - lag..t - lag + LAG_BLOCK_LEN]);
-                        self.corr[b][base + i] = 0.5 * c;
-                    }
+                for (i, _) in promising.iter().enumerate().filter(|(_, p)| **p) {
+                    let lag = MIN_LAG + r * RANGE_LEN + i;
+                    let c = dot(target, &hp[t - lag..t - lag + LAG_BLOCK_LEN]);
+                    self.corr[b][base + i] = 0.5 * c;
                 }
             }
         }
@@ -788,7 +787,7 @@ mod tests {
     fn sizes() {
         assert_eq!(core::mem::size_of::<PitchEstimator>(), 16);
         // The per-call scratch the module docs quote.
-        assert_eq!(core::mem::size_of::<Search>(), 33_240);
+        assert_eq!(core::mem::size_of::<Search>(), 24_312);
     }
 
     #[test]
