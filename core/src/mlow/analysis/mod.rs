@@ -4,7 +4,7 @@
 //! [`analyser::Analyser`] runs them all for a packet, in the reference's order.
 //!
 //! Each stage is pinned to a dump of the reference encoder run on the shared `synth_mic.raw`
-//! fixture (see the integration tests in `core/tests/mlow_analysis.rs`):
+//! fixture (integration tests `core/tests/mlow_analysis.rs`, `mlow_lsf.rs` and `mlow_pitch.rs`):
 //!
 //! - [`vad`]: the fixed-point SILK-style voice activity detector and the packet-level
 //!   "coded as active voice" decision with its 60 ms hangover;
