@@ -94,12 +94,23 @@ impl Vad {
     /// Analyse one 60 ms packet of 16 kHz samples.
     pub fn process_packet(&mut self, pcm: &[i16; PACKET_LEN]) -> VadPacket {
         let mut activity_q8 = [0u8; FRAMES_PER_PACKET];
+        let coded_as_active_voice = self.process_frames(pcm, &mut activity_q8);
+        VadPacket {
+            activity_q8,
+            coded_as_active_voice,
+        }
+    }
+
+    /// Analyse a packet of any whole number of 20 ms frames (one for 20 ms packets): writes each
+    /// frame's activity (Q8) to `activity_q8` and returns whether the packet is coded as active
+    /// voice. Frames beyond the shorter of `pcm` and `activity_q8` are ignored.
+    pub fn process_frames(&mut self, pcm: &[i16], activity_q8: &mut [u8]) -> bool {
         let mut coded_as_active_voice = false;
-        for (f, frame) in pcm.chunks_exact(FRAME_LEN).enumerate() {
+        for (frame, out) in pcm.chunks_exact(FRAME_LEN).zip(activity_q8.iter_mut()) {
             let mut samples = [0i16; FRAME_LEN];
             samples.copy_from_slice(frame);
             let a = self.frame_activity_q8(&samples);
-            activity_q8[f] = a;
+            *out = a;
             if a > ACTIVE_THRESHOLD_Q8 {
                 self.remaining_hangover_ms = HANGOVER_MS;
                 coded_as_active_voice = true;
@@ -108,10 +119,7 @@ impl Vad {
                 coded_as_active_voice = true;
             }
         }
-        VadPacket {
-            activity_q8,
-            coded_as_active_voice,
-        }
+        coded_as_active_voice
     }
 
     /// Speech activity (Q8) of one 20 ms frame; advances the detector state.
@@ -245,6 +253,47 @@ fn half_band_split(input: &[i16], state: &mut [i32; 2], low: &mut [i16], high: &
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn twenty_ms_packets_hang_over_for_three_packets() {
+        let mut vad = Vad::new();
+        let mut seed = 7u32;
+        let mut noise = [0i16; FRAME_LEN];
+        for s in &mut noise {
+            seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+            *s = (seed >> 18) as i16 - 8192;
+        }
+        let silence = [0i16; FRAME_LEN];
+        let mut a = [0u8; 1];
+        // Settle the start-of-stream hangover on silence, then one loud packet.
+        for _ in 0..4 {
+            vad.process_frames(&silence, &mut a);
+        }
+        assert!(!vad.process_frames(&silence, &mut a));
+        assert!(vad.process_frames(&noise, &mut a));
+        assert!(
+            a[0] > ACTIVE_THRESHOLD_Q8,
+            "noise burst is active: {}",
+            a[0]
+        );
+        // Silence after it: the frame carrying the burst's last energy block may itself still be
+        // active; after the last active frame come exactly three hangover packets.
+        let mut last_active = 0;
+        let mut cav = [false; 8];
+        for (k, c) in cav.iter_mut().enumerate() {
+            *c = vad.process_frames(&silence, &mut a);
+            if a[0] > ACTIVE_THRESHOLD_Q8 {
+                last_active = k + 1;
+            }
+        }
+        assert!(last_active <= 2, "silence turns inactive quickly");
+        let after = &cav[last_active..];
+        assert_eq!(
+            &after[..4],
+            &[true, true, true, false],
+            "60 ms of hangover, 20 ms at a time"
+        );
+    }
 
     #[test]
     fn hangover_covers_three_frames_after_speech() {
