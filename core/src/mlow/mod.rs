@@ -18,11 +18,16 @@
 //! - [`synth`]: the order-16 LPC synthesis filter;
 //! - [`postfilter`]: the per-frame HP (pitch) post-filter and the per-packet harmonic post-filter.
 //!
+//! The encoder's analysis front end:
+//! - [`analysis`]: VAD, input high-pass, LPC front end, A → NLSF, LSF quantiser, perceptual model,
+//!   pitch estimator and voicing classifier, each pinned to the reference encoder's dumps.
+//!
 //! The reference synthesis is single-precision float built with fast-math; the float stages are
 //! f32 (through `libm`) and pinned to the reference dumps within stated tolerances. Each keeps its
 //! floating-point arithmetic behind a few small functions so a fixed-point variant can replace it
 //! later without touching the callers.
 
+pub mod analysis;
 pub mod excitation;
 pub mod lsf;
 pub mod noise;
