@@ -4,5 +4,7 @@
 //! the clock, audio devices, storage, randomness — and drives the core's sans-IO state machines.
 //!
 //! - [`clock`]: the host's monotonic clock as the core's `Instant`.
+//! - [`relay`]: a local stand-in for a WhatsApp relay (a sans-IO state machine).
 
 pub mod clock;
+pub mod relay;
