@@ -4,7 +4,8 @@
 //! the clock, audio devices, storage, randomness — and drives the core's sans-IO state machines.
 //!
 //! - [`clock`]: the host's monotonic clock as the core's `Instant`.
-//! - [`relay`]: a local stand-in for a WhatsApp relay (a sans-IO state machine).
+//! - [`relay`]: a local stand-in for a WhatsApp relay (sans-IO state machine, UDP driver, the
+//!   `wacall relay` command).
 
 pub mod clock;
 pub mod relay;

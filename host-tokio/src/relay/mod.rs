@@ -29,8 +29,12 @@
 //!
 //! The shape is the core's sans-IO contract: [`LocalRelay::handle_input`] /
 //! [`LocalRelay::handle_timeout`] with the current [`Instant`], then [`LocalRelay::poll_output`]
-//! until it yields [`Output::Timeout`]. It reads no clock and owns no socket. Garbage never panics: it is dropped and counted in [`Stats`].
+//! until it yields [`Output::Timeout`]. It reads no clock and owns no socket; [`udp`] drives it
+//! over a tokio UDP socket. Garbage never panics: it is dropped and counted in [`Stats`].
 //! After setup the relay recycles its output buffers, so steady-state forwarding does not allocate.
+
+pub mod cli;
+pub mod udp;
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;

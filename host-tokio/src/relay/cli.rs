@@ -1,0 +1,176 @@
+//! `wacall relay`: the local relay as a command.
+
+use std::net::SocketAddr;
+
+use clap::Args;
+use wacall_core::time::Duration;
+
+use super::udp::{self, Status};
+use super::{Config, Event};
+
+/// Run a local stand-in for a WhatsApp relay: answers allocate requests whose integrity verifies
+/// under `--key`, pairs the two allocations of each `--token` and forwards media between them.
+#[derive(Args, Debug)]
+pub struct RelayArgs {
+    /// Address and port to listen on.
+    #[arg(long, default_value = "127.0.0.1:3480")]
+    pub listen: SocketAddr,
+    /// The relay `<key>` text; clients key MESSAGE-INTEGRITY with these exact bytes.
+    #[arg(long)]
+    pub key: String,
+    /// A relay token (hex) that may allocate; the two allocations of one token form a call.
+    #[arg(long = "token", value_name = "HEX", required = true, value_parser = parse_hex)]
+    pub tokens: Vec<Vec<u8>>,
+    /// Milliseconds an allocation lives without an allocate or ping refreshing it.
+    #[arg(long, default_value_t = 5000)]
+    pub idle_timeout_ms: u64,
+    /// Milliseconds between status lines.
+    #[arg(long, default_value_t = 1000)]
+    pub status_interval_ms: u64,
+}
+
+/// Parse a relay token given as hex digits (an optional `0x` prefix, even length).
+pub fn parse_hex(text: &str) -> Result<Vec<u8>, String> {
+    let digits = text.strip_prefix("0x").unwrap_or(text).as_bytes();
+    if digits.is_empty() || !digits.len().is_multiple_of(2) {
+        return Err(String::from(
+            "expected an even, non-zero number of hex digits",
+        ));
+    }
+    digits
+        .chunks(2)
+        .map(|pair| {
+            std::str::from_utf8(pair)
+                .ok()
+                .and_then(|p| u8::from_str_radix(p, 16).ok())
+                .ok_or_else(|| format!("not hex: {:?}", String::from_utf8_lossy(pair)))
+        })
+        .collect()
+}
+
+/// One status line.
+pub fn status_line(s: &Status) -> String {
+    let r = &s.relay;
+    format!(
+        "allocations {} (calls {}) | forwarded {} pkts {} B (rtp {}, rtcp {}) | pings {} bindings {} | \
+         allocated {} refreshed {} expired {} | rejected {}{}",
+        r.active_allocations,
+        r.paired_calls,
+        r.forwarded_packets,
+        r.forwarded_bytes,
+        r.forwarded_rtp,
+        r.forwarded_rtcp,
+        r.pings,
+        r.bindings,
+        r.allocations,
+        r.refreshes,
+        r.expired,
+        r.rejected.total(),
+        if s.send_errors > 0 {
+            format!(" | send errors {}", s.send_errors)
+        } else {
+            String::new()
+        },
+    )
+}
+
+/// The rejection counters, one `reason count` pair each, non-zero ones only.
+pub fn rejection_breakdown(s: &Status) -> String {
+    let r = &s.relay.rejected;
+    let parts: Vec<String> = [
+        ("malformed", r.malformed),
+        ("missing-integrity", r.missing_integrity),
+        ("bad-integrity", r.bad_integrity),
+        ("missing-token", r.missing_token),
+        ("unknown-token", r.unknown_token),
+        ("allocation-mismatch", r.allocation_mismatch),
+        ("call-full", r.call_full),
+        ("unallocated-media", r.unallocated),
+        ("unpaired-media", r.unpaired),
+        ("unexpected-stun", r.unexpected_stun),
+        ("output-overflow", r.output_overflow),
+    ]
+    .iter()
+    .filter(|(_, n)| *n > 0)
+    .map(|(name, n)| format!("{name} {n}"))
+    .collect();
+    if parts.is_empty() {
+        String::from("none")
+    } else {
+        parts.join(", ")
+    }
+}
+
+/// Run the relay until Ctrl-C, printing events, a status line every interval and a summary.
+pub fn run(args: RelayArgs) -> std::io::Result<()> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async move {
+        let config = Config {
+            idle_timeout: Duration::from_millis(args.idle_timeout_ms),
+            ..Config::new(args.key.into_bytes(), args.tokens)
+        };
+        let tokens = config.tokens.len();
+        let mut relay = udp::spawn(args.listen, config).await?;
+        println!(
+            "wacall relay listening on {} ({tokens} token{}); Ctrl-C stops it",
+            relay.local_addr(),
+            if tokens == 1 { "" } else { "s" }
+        );
+        let mut events = relay.take_events().expect("events not taken yet");
+        let period = std::time::Duration::from_millis(args.status_interval_ms.max(1));
+        let mut tick = tokio::time::interval(period);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        tick.tick().await;
+        let ctrl_c = tokio::signal::ctrl_c();
+        tokio::pin!(ctrl_c);
+        loop {
+            tokio::select! {
+                r = &mut ctrl_c => { r?; break; }
+                Some(e) = events.recv() => println!("{}", describe(&e)),
+                _ = tick.tick() => println!("{}", status_line(&relay.status())),
+            }
+        }
+        let last = relay.shutdown().await?;
+        println!("summary: {}", status_line(&last));
+        println!(
+            "summary: {} datagrams in ({} B); rejected: {}",
+            last.relay.datagrams_in,
+            last.relay.bytes_in,
+            rejection_breakdown(&last)
+        );
+        Ok(())
+    })
+}
+
+fn describe(e: &Event) -> String {
+    match e {
+        Event::Allocated { from, token_index } => {
+            format!("allocated {from} on token #{token_index}")
+        }
+        Event::Paired {
+            token_index,
+            first,
+            second,
+        } => format!("call on token #{token_index}: {first} <-> {second}"),
+        Event::Expired { addr, token_index } => {
+            format!("expired {addr} on token #{token_index} (no refresh)")
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_parse_from_hex() {
+        assert_eq!(parse_hex("a1B2"), Ok(vec![0xA1, 0xB2]));
+        assert_eq!(parse_hex("0x0001ff"), Ok(vec![0x00, 0x01, 0xFF]));
+        assert!(parse_hex("abc").is_err());
+        assert!(parse_hex("").is_err());
+        assert!(parse_hex("zz").is_err());
+        assert!(parse_hex("é").is_err());
+    }
+}
