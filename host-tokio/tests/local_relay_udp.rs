@@ -10,7 +10,7 @@ use tokio::net::UdpSocket;
 use tokio::time::timeout;
 use wacall_core::stun::{self, Message, msg_type, proto::StreamDescriptor};
 use wacall_tokio::relay::udp::{self, RelayHandle};
-use wacall_tokio::relay::{Config, Event};
+use wacall_tokio::relay::{Config, Event, Impairment};
 
 const KEY: &str = "dGVzdC1yZWxheS1rZXk=";
 const TOKEN: &[u8] = b"\x01\x02\x03\x04call";
@@ -147,4 +147,44 @@ async fn two_clients_allocate_and_talk_through_the_relay() {
     // Mallory never heard anything but the 401.
     let mut buf = [0u8; 64];
     assert!(mallory.try_recv_from(&mut buf).is_err());
+}
+
+/// Held media leaves on the driver's timer: with a 30 ms delay and 20 ms of jitter every datagram
+/// still arrives, none before its hold, and the relay ends with nothing held.
+#[tokio::test]
+async fn delayed_media_is_released_by_the_driver_timer() {
+    let hold = Duration::from_millis(30);
+    let config = Config {
+        impairment: Impairment {
+            delay: wacall_core::time::Duration::from_millis(30),
+            jitter: wacall_core::time::Duration::from_millis(20),
+            ..Impairment::NONE
+        },
+        ..Config::new(KEY.as_bytes(), vec![TOKEN.to_vec()])
+    };
+    let relay = udp::spawn_loopback(config).await.unwrap();
+    let at = relay.local_addr();
+    let (alice, bob) = (client().await, client().await);
+    for (sock, tx) in [(&alice, [1u8; 12]), (&bob, [2u8; 12])] {
+        let answer = allocate(sock, at, tx, KEY.as_bytes()).await;
+        let m = Message::new_checked(&answer[..]).unwrap();
+        assert_eq!(m.message_type(), msg_type::ALLOCATE_SUCCESS);
+    }
+    let sent: Vec<Vec<u8>> = (0..10).map(|seq| rtp(seq, 0xAA)).collect();
+    let start = std::time::Instant::now();
+    for p in &sent {
+        alice.send_to(p, at).await.unwrap();
+    }
+    let mut got = Vec::new();
+    for _ in 0..sent.len() {
+        got.push(recv(&bob).await.0);
+    }
+    assert!(start.elapsed() >= hold, "released before the hold");
+    got.sort();
+    let mut want = sent.clone();
+    want.sort();
+    assert_eq!(got, want);
+    let last = relay.shutdown().await.unwrap();
+    assert_eq!(last.relay.held, 0);
+    assert_eq!(last.relay.forwarded_packets, 10);
 }

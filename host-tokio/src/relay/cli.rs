@@ -6,7 +6,7 @@ use clap::Args;
 use wacall_core::time::Duration;
 
 use super::udp::{self, Status};
-use super::{Config, Event};
+use super::{Config, Event, Impairment, ImpairmentError};
 
 /// Run a local stand-in for a WhatsApp relay: answers allocate requests whose integrity verifies
 /// under `--key`, pairs the two allocations of each `--token` and forwards media between them.
@@ -27,6 +27,36 @@ pub struct RelayArgs {
     /// Milliseconds between status lines.
     #[arg(long, default_value_t = 1000)]
     pub status_interval_ms: u64,
+    /// Percentage of forwarded media to lose (0 to below 100).
+    #[arg(long, value_name = "PERCENT", default_value_t = 0.0)]
+    pub loss: f64,
+    /// Mean length of a loss burst, in packets (1: independent loss).
+    #[arg(long, value_name = "PACKETS", default_value_t = 1.0)]
+    pub burst: f64,
+    /// Fixed extra delay of forwarded media, in milliseconds.
+    #[arg(long, default_value_t = 0)]
+    pub delay_ms: u64,
+    /// Largest random extra delay of forwarded media, in milliseconds (packets may reorder).
+    #[arg(long, default_value_t = 0)]
+    pub jitter_ms: u64,
+    /// Seed of the impairment's random stream.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+}
+
+impl RelayArgs {
+    /// The impairment these options ask for.
+    pub fn impairment(&self) -> Result<Impairment, ImpairmentError> {
+        let imp = Impairment {
+            loss: self.loss / 100.0,
+            mean_burst_len: self.burst,
+            delay: Duration::from_millis(self.delay_ms),
+            jitter: Duration::from_millis(self.jitter_ms),
+            seed: self.seed,
+        };
+        imp.validate()?;
+        Ok(imp)
+    }
 }
 
 /// Parse a relay token given as hex digits (an optional `0x` prefix, even length).
@@ -53,7 +83,7 @@ pub fn status_line(s: &Status) -> String {
     let r = &s.relay;
     format!(
         "allocations {} (calls {}) | forwarded {} pkts {} B (rtp {}, rtcp {}) | pings {} bindings {} | \
-         allocated {} refreshed {} expired {} | rejected {}{}",
+         allocated {} refreshed {} expired {} | held {} | rejected {}{}",
         r.active_allocations,
         r.paired_calls,
         r.forwarded_packets,
@@ -65,6 +95,7 @@ pub fn status_line(s: &Status) -> String {
         r.allocations,
         r.refreshes,
         r.expired,
+        r.held,
         r.rejected.total(),
         if s.send_errors > 0 {
             format!(" | send errors {}", s.send_errors)
@@ -89,6 +120,7 @@ pub fn rejection_breakdown(s: &Status) -> String {
         ("unpaired-media", r.unpaired),
         ("unexpected-stun", r.unexpected_stun),
         ("output-overflow", r.output_overflow),
+        ("impairment-loss", r.impairment_loss),
     ]
     .iter()
     .filter(|(_, n)| *n > 0)
@@ -107,11 +139,19 @@ pub fn run(args: RelayArgs) -> std::io::Result<()> {
         .enable_all()
         .build()?;
     runtime.block_on(async move {
+        let impairment = args.impairment().map_err(std::io::Error::other)?;
         let config = Config {
             idle_timeout: Duration::from_millis(args.idle_timeout_ms),
+            impairment,
             ..Config::new(args.key.into_bytes(), args.tokens)
         };
         let tokens = config.tokens.len();
+        if impairment.is_active() {
+            println!(
+                "impairing forwarded media: loss {}% (mean burst {}), delay {} ms + jitter 0..{} ms, seed {}",
+                args.loss, args.burst, args.delay_ms, args.jitter_ms, args.seed
+            );
+        }
         let mut relay = udp::spawn(args.listen, config).await?;
         println!(
             "wacall relay listening on {} ({tokens} token{}); Ctrl-C stops it",

@@ -24,6 +24,9 @@
 //!   not STUN — RTP, RTCP, a `0x09`-enveloped group packet or anything else — from one allocated
 //!   address is forwarded unchanged to the other. Media from an address with no allocation, or
 //!   whose call has no second party yet, is dropped and counted.
+//! - **Impairment** (optional, [`Config::impairment`]): forwarded media can be lost (independently
+//!   or in bursts), delayed and jittered, so a loopback call can be heard over a bad network; see
+//!   [`impair`].
 //! - **Expiry**: an allocation not refreshed for [`Config::idle_timeout`] (default
 //!   [`DEFAULT_IDLE_TIMEOUT`]) is removed; media does not refresh it, only allocate and ping do.
 //!
@@ -34,14 +37,19 @@
 //! After setup the relay recycles its output buffers, so steady-state forwarding does not allocate.
 
 pub mod cli;
+pub mod impair;
 pub mod udp;
 
-use std::collections::VecDeque;
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, VecDeque};
 use std::net::SocketAddr;
 
 use wacall_core::demux;
 use wacall_core::stun::{self, Attribute, Builder, Message, msg_type};
 use wacall_core::time::{Duration, Instant};
+
+use impair::SplitMix64;
+pub use impair::{Impairment, ImpairmentError};
 
 /// How long an allocation lives without an allocate or ping refreshing it. The clients refresh
 /// every second; a real relay drops a silent client after about four seconds.
@@ -57,6 +65,10 @@ const MAX_PENDING: usize = 64;
 /// Room for any STUN response this relay writes.
 const RESPONSE_CAPACITY_BYTES: usize = 256;
 
+/// Forwarded datagrams held back by [`Impairment`] delay at most; beyond this they are dropped
+/// (about 40 s of a 100 packet/s call at a 400 ms hold).
+const MAX_HELD: usize = 4096;
+
 /// What the relay accepts.
 #[derive(Clone)]
 pub struct Config {
@@ -67,6 +79,8 @@ pub struct Config {
     pub tokens: Vec<Vec<u8>>,
     /// Allocations not refreshed for this long are removed.
     pub idle_timeout: Duration,
+    /// Loss and delay applied to forwarded media (none by default).
+    pub impairment: Impairment,
 }
 
 impl Config {
@@ -76,6 +90,7 @@ impl Config {
             integrity_key: integrity_key.into(),
             tokens,
             idle_timeout: DEFAULT_IDLE_TIMEOUT,
+            impairment: Impairment::NONE,
         }
     }
 }
@@ -86,6 +101,7 @@ impl std::fmt::Debug for Config {
             .field("integrity_key", &"[redacted]")
             .field("tokens", &self.tokens.len())
             .field("idle_timeout", &self.idle_timeout)
+            .field("impairment", &self.impairment)
             .finish()
     }
 }
@@ -113,8 +129,10 @@ pub enum Reject {
     Unpaired,
     /// A well-formed STUN message the relay has no business with (responses, indications, …).
     UnexpectedStun,
-    /// Outputs dropped because the caller did not poll them.
+    /// Outputs dropped because the caller did not poll them, or held media beyond the bound.
     OutputOverflow,
+    /// Media deliberately lost by the configured [`Impairment`].
+    ImpairmentLoss,
 }
 
 /// Counts of rejected datagrams, by [`Reject`] reason.
@@ -142,6 +160,8 @@ pub struct Rejected {
     pub unexpected_stun: u64,
     /// [`Reject::OutputOverflow`].
     pub output_overflow: u64,
+    /// [`Reject::ImpairmentLoss`].
+    pub impairment_loss: u64,
 }
 
 impl Rejected {
@@ -159,6 +179,7 @@ impl Rejected {
             Reject::Unpaired => self.unpaired,
             Reject::UnexpectedStun => self.unexpected_stun,
             Reject::OutputOverflow => self.output_overflow,
+            Reject::ImpairmentLoss => self.impairment_loss,
         }
     }
 
@@ -175,6 +196,7 @@ impl Rejected {
             Reject::Unpaired => &mut self.unpaired,
             Reject::UnexpectedStun => &mut self.unexpected_stun,
             Reject::OutputOverflow => &mut self.output_overflow,
+            Reject::ImpairmentLoss => &mut self.impairment_loss,
         };
         *c += 1;
     }
@@ -192,6 +214,7 @@ impl Rejected {
             + self.unpaired
             + self.unexpected_stun
             + self.output_overflow
+            + self.impairment_loss
     }
 }
 
@@ -216,7 +239,8 @@ pub struct Stats {
     pub pings: u64,
     /// Binding requests answered with a success.
     pub bindings: u64,
-    /// Datagrams forwarded between the parties of a call.
+    /// Datagrams forwarded between the parties of a call (including those still held by the
+    /// impairment delay; not those it lost).
     pub forwarded_packets: u64,
     /// Their bytes.
     pub forwarded_bytes: u64,
@@ -224,6 +248,8 @@ pub struct Stats {
     pub forwarded_rtp: u64,
     /// Of the forwarded datagrams, those that demultiplex as RTCP (possibly enveloped).
     pub forwarded_rtcp: u64,
+    /// Forwarded datagrams the impairment delay is holding now.
+    pub held: u64,
     /// Rejections by reason.
     pub rejected: Rejected,
 }
@@ -288,6 +314,37 @@ struct Allocation {
     addr: SocketAddr,
     token_index: usize,
     expires: Instant,
+    /// The impairment's loss state for what this party sends.
+    in_loss_burst: bool,
+}
+
+/// A forwarded datagram waiting out its impairment delay; ordered by release time, then arrival.
+#[derive(Debug)]
+struct Held {
+    release: Instant,
+    order: u64,
+    to: SocketAddr,
+    bytes: Vec<u8>,
+}
+
+impl PartialEq for Held {
+    fn eq(&self, other: &Self) -> bool {
+        (self.release, self.order) == (other.release, other.order)
+    }
+}
+
+impl Eq for Held {}
+
+impl PartialOrd for Held {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Held {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        (self.release, self.order).cmp(&(other.release, other.order))
+    }
 }
 
 /// The local relay state machine (see the module docs).
@@ -300,6 +357,10 @@ pub struct LocalRelay {
     lent: Vec<u8>,
     /// Buffers to reuse.
     spare: Vec<Vec<u8>>,
+    /// Media waiting out its impairment delay, earliest first.
+    held: BinaryHeap<Reverse<Held>>,
+    next_order: u64,
+    rng: SplitMix64,
     stats: Stats,
 }
 
@@ -307,11 +368,14 @@ impl LocalRelay {
     /// A relay with nothing allocated.
     pub fn new(config: Config) -> Self {
         LocalRelay {
+            rng: SplitMix64::new(config.impairment.seed),
             config,
             allocations: Vec::new(),
             pending: VecDeque::with_capacity(MAX_PENDING),
             lent: Vec::new(),
             spare: Vec::new(),
+            held: BinaryHeap::new(),
+            next_order: 0,
             stats: Stats::default(),
         }
     }
@@ -324,6 +388,7 @@ impl LocalRelay {
     /// What the relay has done so far.
     pub fn stats(&self) -> Stats {
         let mut s = self.stats;
+        s.held = self.held.len() as u64;
         s.active_allocations = self.allocations.len() as u64;
         s.paired_calls = self
             .allocations
@@ -337,6 +402,7 @@ impl LocalRelay {
     /// Handle one datagram received from `from` at `now`.
     pub fn handle_input(&mut self, now: Instant, from: SocketAddr, datagram: &[u8]) {
         self.expire(now);
+        self.release(now);
         self.stats.datagrams_in += 1;
         self.stats.bytes_in += datagram.len() as u64;
         match Message::new_checked(datagram) {
@@ -345,13 +411,14 @@ impl LocalRelay {
             Err(_) if datagram.first().is_none_or(|b| b & 0xC0 == 0 && *b != 0x09) => {
                 self.stats.rejected.count(Reject::Malformed);
             }
-            Err(_) => self.forward(from, datagram),
+            Err(_) => self.forward(now, from, datagram),
         }
     }
 
-    /// Let time pass: remove allocations whose refresh is overdue.
+    /// Let time pass: remove allocations whose refresh is overdue and send held media that is due.
     pub fn handle_timeout(&mut self, now: Instant) {
         self.expire(now);
+        self.release(now);
     }
 
     /// The next output; [`Output::Timeout`] once there is nothing else.
@@ -373,6 +440,7 @@ impl LocalRelay {
                 self.allocations
                     .iter()
                     .map(|a| a.expires)
+                    .chain(self.held.peek().map(|h| h.0.release))
                     .min()
                     .unwrap_or(NEVER),
             ),
@@ -392,6 +460,18 @@ impl LocalRelay {
                 }));
             } else {
                 i += 1;
+            }
+        }
+    }
+
+    /// Move held media whose time has come to the outputs, as far as the output bound allows
+    /// (the rest stays held, and the timeout asks to be called again at once).
+    fn release(&mut self, now: Instant) {
+        while self.pending.len() < MAX_PENDING
+            && self.held.peek().is_some_and(|h| h.0.release <= now)
+        {
+            if let Some(Reverse(h)) = self.held.pop() {
+                self.pending.push_back(Pending::Transmit(h.to, h.bytes));
             }
         }
     }
@@ -427,7 +507,7 @@ impl LocalRelay {
         self.allocations[i].expires = now + self.config.idle_timeout;
     }
 
-    fn forward(&mut self, from: SocketAddr, datagram: &[u8]) {
+    fn forward(&mut self, now: Instant, from: SocketAddr, datagram: &[u8]) {
         let Some(i) = self.allocation(from) else {
             self.stats.rejected.count(Reject::Unallocated);
             return;
@@ -436,6 +516,11 @@ impl LocalRelay {
             self.stats.rejected.count(Reject::Unpaired);
             return;
         };
+        let impairment = self.config.impairment;
+        if impairment.lose(&mut self.allocations[i].in_loss_burst, &mut self.rng) {
+            self.stats.rejected.count(Reject::ImpairmentLoss);
+            return;
+        }
         self.stats.forwarded_packets += 1;
         self.stats.forwarded_bytes += datagram.len() as u64;
         match demux::demux(datagram).map(|d| d.kind) {
@@ -445,7 +530,21 @@ impl LocalRelay {
         }
         let mut buf = self.buffer();
         buf.extend_from_slice(datagram);
-        self.push(Pending::Transmit(to, buf));
+        let hold = impairment.hold(&mut self.rng);
+        if hold == Duration::ZERO {
+            self.push(Pending::Transmit(to, buf));
+        } else if self.held.len() >= MAX_HELD {
+            self.stats.rejected.count(Reject::OutputOverflow);
+            self.spare.push(buf);
+        } else {
+            self.next_order += 1;
+            self.held.push(Reverse(Held {
+                release: now + hold,
+                order: self.next_order,
+                to,
+                bytes: buf,
+            }));
+        }
     }
 
     fn handle_stun(&mut self, now: Instant, from: SocketAddr, m: &Message<&[u8]>) {
@@ -547,6 +646,7 @@ impl LocalRelay {
                     addr: from,
                     token_index,
                     expires: now + self.config.idle_timeout,
+                    in_loss_burst: false,
                 });
                 self.stats.allocations += 1;
                 self.push(Pending::Event(Event::Allocated { from, token_index }));

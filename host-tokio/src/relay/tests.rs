@@ -518,8 +518,9 @@ fn unpolled_outputs_are_bounded() {
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(256))]
 
-    /// Arbitrary datagrams from arbitrary senders, mixed into a live call, never panic; every
-    /// transmit goes back to its sender or to the sender's call peer; the call keeps working.
+    /// Arbitrary datagrams from arbitrary senders, mixed into a live call (impaired or not), never
+    /// panic; every transmit answers its sender or carries, unchanged, a datagram the other party
+    /// of the call sent; the call keeps its two allocations only.
     #[test]
     fn arbitrary_datagrams_never_panic(
         inputs in proptest::collection::vec(
@@ -527,10 +528,25 @@ proptest! {
             0..40,
         ),
         stun_prefix in any::<bool>(),
+        impaired in any::<bool>(),
     ) {
-        let mut r = relay();
+        let mut r = LocalRelay::new(Config {
+            impairment: if impaired {
+                Impairment {
+                    loss: 0.3,
+                    mean_burst_len: 2.0,
+                    delay: Duration::from_millis(5),
+                    jitter: Duration::from_millis(500),
+                    seed: 3,
+                }
+            } else {
+                Impairment::NONE
+            },
+            ..Config::new(KEY, vec![TOKEN.to_vec(), OTHER_TOKEN.to_vec()])
+        });
         paired_call(&mut r);
         drain(&mut r);
+        let mut sent_by: std::collections::HashMap<SocketAddr, Vec<Vec<u8>>> = Default::default();
         let mut now = at_ms(20);
         for (who, mut bytes, step_ms) in inputs {
             if stun_prefix && bytes.len() >= 8 {
@@ -540,21 +556,133 @@ proptest! {
             }
             now += Duration::from_millis(step_ms);
             let from = addr(ALICE + who);
+            sent_by.entry(from).or_default().push(bytes.clone());
             r.handle_input(now, from, &bytes);
             let d = drain(&mut r);
-            let peer = match from.port() {
-                ALICE => Some(addr(BOB)),
-                BOB => Some(addr(ALICE)),
-                _ => None,
-            };
             for (to, out) in &d.sent {
-                prop_assert!(*to == from || Some(*to) == peer, "sent to {to}");
-                if *to != from {
-                    prop_assert_eq!(out, &bytes);
-                }
+                // STUN is never forwarded, so a STUN message back to the sender is an answer.
+                let answer = *to == from && Message::new_checked(&out[..]).is_ok();
+                let other = match to.port() {
+                    ALICE => Some(addr(BOB)),
+                    BOB => Some(addr(ALICE)),
+                    _ => None,
+                };
+                let relayed = other
+                    .and_then(|o| sent_by.get(&o))
+                    .is_some_and(|v| v.contains(out));
+                prop_assert!(answer || relayed, "{:02x?} to {} is neither", out, to);
             }
             prop_assert!(d.timeout.is_some_and(|t| t > now));
         }
         prop_assert!(r.stats().active_allocations <= 2);
     }
+}
+
+/// Drive an impaired call on the virtual clock: Alice sends `n` RTP packets 20 ms apart; the
+/// relay is woken exactly at each timeout it asks for. Returns, per delivered packet, its
+/// sequence number and hold time, in delivery order.
+fn impaired_run(imp: Impairment, n: u16) -> (LocalRelay, Vec<(u16, Duration)>) {
+    let mut r = LocalRelay::new(Config {
+        impairment: imp,
+        ..Config::new(KEY, vec![TOKEN.to_vec()])
+    });
+    paired_call(&mut r);
+    let mut delivered = Vec::new();
+    let mut collect = |d: &Drained, at: Instant| {
+        for (to, bytes) in &d.sent {
+            if *to == addr(BOB) {
+                let seq = u16::from_be_bytes([bytes[2], bytes[3]]);
+                assert_eq!(bytes, &rtp(seq, 0xAA), "forwarded unchanged");
+                let sent = at_ms(100 + 20 * u64::from(seq));
+                delivered.push((seq, at - sent));
+            }
+        }
+    };
+    let mut timeout = drain(&mut r).timeout.unwrap();
+    for seq in 0..n {
+        let now = at_ms(100 + 20 * u64::from(seq));
+        while timeout <= now {
+            r.handle_timeout(timeout);
+            let d = drain(&mut r);
+            collect(&d, timeout);
+            timeout = d.timeout.unwrap();
+        }
+        if seq % 50 == 0 {
+            // Keep the call alive as the clients do; the answers are not impaired.
+            for (who, t) in [(ALICE, tx(1)), (BOB, tx(2))] {
+                let d = feed(&mut r, now, who, &allocate(t, TOKEN, KEY));
+                assert_eq!(only_response(&d, who).0, msg_type::ALLOCATE_SUCCESS);
+            }
+        }
+        let d = feed(&mut r, now, ALICE, &rtp(seq, 0xAA));
+        collect(&d, now);
+        timeout = d.timeout.unwrap();
+    }
+    while r.stats().held > 0 {
+        r.handle_timeout(timeout);
+        let d = drain(&mut r);
+        collect(&d, timeout);
+        timeout = d.timeout.unwrap();
+    }
+    (r, delivered)
+}
+
+#[test]
+fn impaired_forwarding_loses_delays_and_reorders_media() {
+    let imp = Impairment {
+        loss: 0.2,
+        mean_burst_len: 1.0,
+        delay: Duration::from_millis(30),
+        jitter: Duration::from_millis(100),
+        seed: 42,
+    };
+    let n = 3000u16;
+    let (r, delivered) = impaired_run(imp, n);
+    let s = r.stats();
+    let lost = s.rejected.impairment_loss;
+    assert_eq!(lost + delivered.len() as u64, u64::from(n));
+    assert_eq!(s.forwarded_packets, delivered.len() as u64);
+    let rate = lost as f64 / f64::from(n);
+    assert!((0.17..0.23).contains(&rate), "loss {rate}");
+    for (seq, hold) in &delivered {
+        assert!(
+            (30_000..=130_000).contains(&hold.total_micros()),
+            "{seq} held {hold:?}"
+        );
+    }
+    let mut seqs: Vec<u16> = delivered.iter().map(|d| d.0).collect();
+    let overtaken = seqs.windows(2).filter(|w| w[1] < w[0]).count();
+    assert!(
+        overtaken > 100,
+        "100 ms of jitter over 20 ms spacing reorders: {overtaken}"
+    );
+    seqs.sort_unstable();
+    seqs.dedup();
+    assert_eq!(seqs.len(), delivered.len(), "nothing duplicated");
+}
+
+#[test]
+fn bursty_loss_comes_in_runs_and_same_seed_same_outcome() {
+    let imp = Impairment {
+        loss: 0.1,
+        mean_burst_len: 5.0,
+        seed: 9,
+        ..Impairment::NONE
+    };
+    let (r, delivered) = impaired_run(imp, 3000);
+    let seqs: Vec<u16> = delivered.iter().map(|d| d.0).collect();
+    // Without delay nothing is held or reordered.
+    assert!(seqs.windows(2).all(|w| w[0] < w[1]));
+    assert!(delivered.iter().all(|d| d.1 == Duration::ZERO));
+    let gaps: Vec<u16> = seqs
+        .windows(2)
+        .map(|w| w[1] - w[0] - 1)
+        .filter(|g| *g > 0)
+        .collect();
+    let mean_gap = f64::from(gaps.iter().sum::<u16>()) / gaps.len() as f64;
+    assert!((3.5..6.5).contains(&mean_gap), "mean burst {mean_gap}");
+    let lost = r.stats().rejected.impairment_loss as f64 / 3000.0;
+    assert!((0.06..0.14).contains(&lost), "loss {lost}");
+    let (_, again) = impaired_run(imp, 3000);
+    assert_eq!(again, delivered);
 }
