@@ -203,6 +203,49 @@ fn describe(e: &Event) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use clap::Parser;
+
+    #[derive(Parser, Debug)]
+    struct Wrapper {
+        #[command(flatten)]
+        relay: RelayArgs,
+    }
+
+    fn parse(args: &[&str]) -> Result<RelayArgs, clap::Error> {
+        Wrapper::try_parse_from(std::iter::once("relay").chain(args.iter().copied()))
+            .map(|w| w.relay)
+    }
+
+    #[test]
+    fn options_become_a_configuration() {
+        let a = parse(&[
+            "--key",
+            "a2V5",
+            "--token",
+            "0102",
+            "--token",
+            "ff",
+            "--loss",
+            "20",
+            "--burst",
+            "3",
+            "--jitter-ms",
+            "100",
+        ])
+        .unwrap();
+        assert_eq!(a.listen, "127.0.0.1:3480".parse().unwrap());
+        assert_eq!(a.tokens, [vec![1, 2], vec![0xFF]]);
+        let imp = a.impairment().unwrap();
+        assert_eq!(imp.loss, 0.2);
+        assert_eq!(imp.mean_burst_len, 3.0);
+        assert_eq!(imp.jitter, Duration::from_millis(100));
+        assert_eq!(imp.delay, Duration::ZERO);
+        assert!(parse(&["--key", "k"]).is_err(), "a token is required");
+        assert!(parse(&["--token", "01"]).is_err(), "a key is required");
+        assert!(parse(&["--key", "k", "--token", "0g"]).is_err());
+        let full = parse(&["--key", "k", "--token", "01", "--loss", "100"]).unwrap();
+        assert_eq!(full.impairment(), Err(ImpairmentError::Loss));
+    }
 
     #[test]
     fn tokens_parse_from_hex() {

@@ -408,7 +408,11 @@ impl LocalRelay {
         match Message::new_checked(datagram) {
             Ok(m) => self.handle_stun(now, from, &m),
             // A STUN-looking first byte that is not the group envelope's: broken STUN.
-            Err(_) if datagram.first().is_none_or(|b| b & 0xC0 == 0 && *b != 0x09) => {
+            Err(_)
+                if datagram
+                    .first()
+                    .is_none_or(|b| b & 0xC0 == 0 && *b != demux::GROUP_ENVELOPE_TAG) =>
+            {
                 self.stats.rejected.count(Reject::Malformed);
             }
             Err(_) => self.forward(now, from, datagram),
