@@ -1,5 +1,5 @@
-//! The local relay state machine: a live call fed arbitrary datagrams, signed allocates and pings
-//! from four senders on a moving virtual clock. Nothing may panic, a datagram is only ever
+//! The local relay state machine with consent checks on: arbitrary datagrams, signed allocates,
+//! pings and consent answers from four senders on a moving virtual clock. Nothing may panic, a datagram is only ever
 //! answered to its sender or forwarded unchanged, and the timeout always lies ahead.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
@@ -17,10 +17,12 @@ fn signed_allocate(tx: [u8; 12], token: &[u8], out: &mut [u8]) -> usize {
 }
 
 fuzz_target!(|data: &[u8]| {
-    let mut relay = LocalRelay::new(Config::new(
-        KEY,
-        TOKENS.iter().map(|t| t.to_vec()).collect(),
-    ));
+    let mut relay = LocalRelay::new(Config {
+        consent_interval: Some(Duration::from_millis(700)),
+        ..Config::new(KEY, TOKENS.iter().map(|t| t.to_vec()).collect())
+    });
+    // The transaction id of the last consent check each sender was sent, to answer it.
+    let mut last_check = [[0u8; 12]; 4];
     let who = |n: u8| SocketAddr::from(([127, 0, 0, 1], 40_000 + u16::from(n & 3)));
     let mut now = Instant::ZERO;
     let mut scratch = [0u8; 512];
@@ -39,8 +41,16 @@ fuzz_target!(|data: &[u8]| {
                 let k = signed_allocate(tx, TOKENS[usize::from((head >> 2) & 1)], &mut scratch);
                 &scratch[..k]
             }
-            1 => {
+            1 if head & 0x20 == 0 => {
                 let k = stun::ping(&mut scratch, tx).unwrap_or(0);
+                &scratch[..k]
+            }
+            1 => {
+                // Answer the sender's last consent check, under the key when the body is empty and
+                // under the body (a wrong key) otherwise.
+                let answer_tx = last_check[usize::from(head & 3)];
+                let key: &[u8] = if body.is_empty() { KEY } else { body };
+                let k = stun::binding_success(&mut scratch, answer_tx, key).unwrap_or(0);
                 &scratch[..k]
             }
             _ => body,
@@ -49,8 +59,14 @@ fuzz_target!(|data: &[u8]| {
         loop {
             match relay.poll_output() {
                 Output::Transmit(t) => {
+                    let check = stun::Message::new_checked(t.bytes)
+                        .ok()
+                        .filter(|m| m.message_type() == stun::msg_type::BINDING_REQUEST);
+                    if let Some(m) = &check {
+                        last_check[usize::from(t.to.port() - 40_000) & 3] = m.transaction_id();
+                    }
                     assert!(
-                        t.to == from || t.bytes == datagram,
+                        t.to == from || t.bytes == datagram || check.is_some(),
                         "rewrote a forwarded datagram"
                     );
                 }

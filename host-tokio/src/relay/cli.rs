@@ -27,6 +27,10 @@ pub struct RelayArgs {
     /// Milliseconds between status lines.
     #[arg(long, default_value_t = 1000)]
     pub status_interval_ms: u64,
+    /// Milliseconds between the relay's consent checks (binding requests) to each client; 0 sends
+    /// none.
+    #[arg(long, default_value_t = 0)]
+    pub consent_interval_ms: u64,
     /// Percentage of forwarded media to lose (0 to below 100).
     #[arg(long, value_name = "PERCENT", default_value_t = 0.0)]
     pub loss: f64,
@@ -82,7 +86,7 @@ pub fn parse_hex(text: &str) -> Result<Vec<u8>, String> {
 pub fn status_line(s: &Status) -> String {
     let r = &s.relay;
     format!(
-        "allocations {} (calls {}) | forwarded {} pkts {} B (rtp {}, rtcp {}) | pings {} bindings {} | \
+        "allocations {} (calls {}) | forwarded {} pkts {} B (rtp {}, rtcp {}) | pings {} bindings {} consent {}/{} | \
          allocated {} refreshed {} expired {} | held {} | rejected {}{}",
         r.active_allocations,
         r.paired_calls,
@@ -92,6 +96,8 @@ pub fn status_line(s: &Status) -> String {
         r.forwarded_rtcp,
         r.pings,
         r.bindings,
+        r.consent_answers,
+        r.consent_checks,
         r.allocations,
         r.refreshes,
         r.expired,
@@ -143,6 +149,8 @@ pub fn run(args: RelayArgs) -> std::io::Result<()> {
         let config = Config {
             idle_timeout: Duration::from_millis(args.idle_timeout_ms),
             impairment,
+            consent_interval: (args.consent_interval_ms > 0)
+                .then(|| Duration::from_millis(args.consent_interval_ms)),
             ..Config::new(args.key.into_bytes(), args.tokens)
         };
         let tokens = config.tokens.len();

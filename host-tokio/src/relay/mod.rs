@@ -27,6 +27,10 @@
 //! - **Impairment** (optional, [`Config::impairment`]): forwarded media can be lost (independently
 //!   or in bursts), delayed and jittered, so a loopback call can be heard over a bad network; see
 //!   [`impair`].
+//! - **Consent checks** (optional, [`Config::consent_interval`]): the relay sends each allocation
+//!   a binding request (MESSAGE-INTEGRITY and FINGERPRINT) at the interval and counts the binding
+//!   successes that answer it with the same transaction id, as the clients must (they reply with
+//!   MESSAGE-INTEGRITY and FINGERPRINT). An unanswered check only shows in the counters.
 //! - **Expiry**: an allocation not refreshed for [`Config::idle_timeout`] (default
 //!   [`DEFAULT_IDLE_TIMEOUT`]) is removed; media does not refresh it, only allocate and ping do.
 //!
@@ -81,6 +85,9 @@ pub struct Config {
     pub idle_timeout: Duration,
     /// Loss and delay applied to forwarded media (none by default).
     pub impairment: Impairment,
+    /// When set, every allocation is sent a binding request at this interval, as a relay checks
+    /// that its client still consents; the answers are counted (off by default).
+    pub consent_interval: Option<Duration>,
 }
 
 impl Config {
@@ -91,6 +98,7 @@ impl Config {
             tokens,
             idle_timeout: DEFAULT_IDLE_TIMEOUT,
             impairment: Impairment::NONE,
+            consent_interval: None,
         }
     }
 }
@@ -102,6 +110,7 @@ impl std::fmt::Debug for Config {
             .field("tokens", &self.tokens.len())
             .field("idle_timeout", &self.idle_timeout)
             .field("impairment", &self.impairment)
+            .field("consent_interval", &self.consent_interval)
             .finish()
     }
 }
@@ -239,6 +248,11 @@ pub struct Stats {
     pub pings: u64,
     /// Binding requests answered with a success.
     pub bindings: u64,
+    /// Consent checks (binding requests) the relay sent to its clients.
+    pub consent_checks: u64,
+    /// Binding successes from clients that answered the outstanding consent check, with
+    /// MESSAGE-INTEGRITY under the key when they carried one.
+    pub consent_answers: u64,
     /// Datagrams forwarded between the parties of a call (including those still held by the
     /// impairment delay; not those it lost).
     pub forwarded_packets: u64,
@@ -316,6 +330,10 @@ struct Allocation {
     expires: Instant,
     /// The impairment's loss state for what this party sends.
     in_loss_burst: bool,
+    /// When the next consent check is due ([`NEVER`] without consent checks).
+    next_consent: Instant,
+    /// The transaction id of the consent check awaiting an answer.
+    consent_tx: Option<[u8; 12]>,
 }
 
 /// A forwarded datagram waiting out its impairment delay; ordered by release time, then arrival.
@@ -403,6 +421,7 @@ impl LocalRelay {
     pub fn handle_input(&mut self, now: Instant, from: SocketAddr, datagram: &[u8]) {
         self.expire(now);
         self.release(now);
+        self.check_consent(now);
         self.stats.datagrams_in += 1;
         self.stats.bytes_in += datagram.len() as u64;
         match Message::new_checked(datagram) {
@@ -423,6 +442,7 @@ impl LocalRelay {
     pub fn handle_timeout(&mut self, now: Instant) {
         self.expire(now);
         self.release(now);
+        self.check_consent(now);
     }
 
     /// The next output; [`Output::Timeout`] once there is nothing else.
@@ -443,7 +463,7 @@ impl LocalRelay {
             None => Output::Timeout(
                 self.allocations
                     .iter()
-                    .map(|a| a.expires)
+                    .flat_map(|a| [a.expires, a.next_consent])
                     .chain(self.held.peek().map(|h| h.0.release))
                     .min()
                     .unwrap_or(NEVER),
@@ -465,6 +485,57 @@ impl LocalRelay {
             } else {
                 i += 1;
             }
+        }
+    }
+
+    /// Send a binding request to every allocation whose consent check is due.
+    fn check_consent(&mut self, now: Instant) {
+        let Some(interval) = self.config.consent_interval else {
+            return;
+        };
+        for i in 0..self.allocations.len() {
+            if self.allocations[i].next_consent > now {
+                continue;
+            }
+            // Transaction ids come from the seeded simulation stream: unique enough to match
+            // answers, and predictable, which a local test relay may be.
+            let mut tx = [0u8; 12];
+            tx[..8].copy_from_slice(&self.rng.next_u64().to_le_bytes());
+            tx[8..].copy_from_slice(&self.rng.next_u64().to_le_bytes()[..4]);
+            let a = &mut self.allocations[i];
+            a.next_consent = now + interval;
+            a.consent_tx = Some(tx);
+            let to = a.addr;
+            let mut buf = self.buffer();
+            buf.resize(RESPONSE_CAPACITY_BYTES, 0);
+            let key = &self.config.integrity_key;
+            let written = (|| {
+                let mut b = Builder::new(&mut buf, msg_type::BINDING_REQUEST, tx)?;
+                b.integrity(key)?;
+                b.fingerprint()?;
+                Ok::<_, stun::Error>(b.finish())
+            })();
+            self.stats.consent_checks += 1;
+            self.queue_response(to, buf, written);
+        }
+    }
+
+    /// A binding success from a client: the answer to its consent check, or stray.
+    fn handle_consent_answer(&mut self, from: SocketAddr, m: &Message<&[u8]>) {
+        let tx = m.transaction_id();
+        let Some(i) = self
+            .allocation(from)
+            .filter(|&i| self.allocations[i].consent_tx == Some(tx))
+        else {
+            self.stats.rejected.count(Reject::UnexpectedStun);
+            return;
+        };
+        match m.verify_integrity(&self.config.integrity_key) {
+            Ok(()) | Err(stun::Error::NoIntegrity) => {
+                self.allocations[i].consent_tx = None;
+                self.stats.consent_answers += 1;
+            }
+            Err(_) => self.stats.rejected.count(Reject::BadIntegrity),
         }
     }
 
@@ -593,6 +664,7 @@ impl LocalRelay {
                 self.stats.bindings += 1;
                 self.respond_success(from, m, msg_type::BINDING_SUCCESS, signed);
             }
+            msg_type::BINDING_SUCCESS => self.handle_consent_answer(from, m),
             _ => self.stats.rejected.count(Reject::UnexpectedStun),
         }
     }
@@ -651,6 +723,8 @@ impl LocalRelay {
                     token_index,
                     expires: now + self.config.idle_timeout,
                     in_loss_burst: false,
+                    next_consent: self.config.consent_interval.map_or(NEVER, |d| now + d),
+                    consent_tx: None,
                 });
                 self.stats.allocations += 1;
                 self.push(Pending::Event(Event::Allocated { from, token_index }));

@@ -686,3 +686,61 @@ fn bursty_loss_comes_in_runs_and_same_seed_same_outcome() {
     let (_, again) = impaired_run(imp, 3000);
     assert_eq!(again, delivered);
 }
+
+#[test]
+fn consent_checks_go_out_on_the_interval_and_answers_are_counted() {
+    let mut r = LocalRelay::new(Config {
+        consent_interval: Some(Duration::from_secs(1)),
+        ..Config::new(KEY, vec![TOKEN.to_vec()])
+    });
+    let d = feed(&mut r, at_ms(0), ALICE, &allocate(tx(1), TOKEN, KEY));
+    assert_eq!(
+        d.timeout,
+        Some(at_ms(1000)),
+        "the first check is the next deadline"
+    );
+    r.handle_timeout(at_ms(1000));
+    let d = drain(&mut r);
+    let (kind, check_tx, bytes) = only_response(&d, ALICE);
+    assert_eq!(kind, msg_type::BINDING_REQUEST);
+    let m = Message::new_checked(&bytes[..]).unwrap();
+    m.verify_integrity(KEY).unwrap();
+    m.verify_fingerprint().unwrap();
+    assert_eq!(d.timeout, Some(at_ms(2000)));
+
+    // The client's answer as the core builds it (same transaction id, MI and FP) is counted, and
+    // not answered.
+    let mut buf = [0u8; 64];
+    let n = stun::binding_success(&mut buf, check_tx, KEY).unwrap();
+    let d = feed(&mut r, at_ms(1010), ALICE, &buf[..n]);
+    assert!(d.sent.is_empty());
+    assert_eq!(r.stats().consent_answers, 1);
+    // The same answer again, or from someone else, is stray.
+    feed(&mut r, at_ms(1020), ALICE, &buf[..n]);
+    feed(&mut r, at_ms(1030), BOB, &buf[..n]);
+    assert_eq!(r.stats().rejected.unexpected_stun, 2);
+
+    // The next check, answered under the wrong key, is not counted.
+    r.handle_timeout(at_ms(2000));
+    let d = drain(&mut r);
+    let (_, second_tx, _) = only_response(&d, ALICE);
+    assert_ne!(second_tx, check_tx, "each check has a fresh transaction id");
+    let n = stun::binding_success(&mut buf, second_tx, b"wrong key").unwrap();
+    feed(&mut r, at_ms(2010), ALICE, &buf[..n]);
+    let s = r.stats();
+    assert_eq!((s.consent_checks, s.consent_answers), (2, 1));
+    assert_eq!(s.rejected.bad_integrity, 1);
+    // A correct late answer is still taken.
+    let n = stun::binding_success(&mut buf, second_tx, KEY).unwrap();
+    feed(&mut r, at_ms(2020), ALICE, &buf[..n]);
+    assert_eq!(r.stats().consent_answers, 2);
+}
+
+#[test]
+fn no_consent_checks_unless_configured() {
+    let mut r = relay();
+    paired_call(&mut r);
+    r.handle_timeout(at_ms(4000));
+    assert!(drain(&mut r).sent.is_empty());
+    assert_eq!(r.stats().consent_checks, 0);
+}
