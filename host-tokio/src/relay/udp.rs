@@ -1,10 +1,11 @@
 //! The local relay on a tokio UDP socket.
 //!
-//! [`spawn`] binds a socket and runs a [`LocalRelay`] on it in a task: every datagram goes in with
-//! the [`HostClock`]'s time, every output is sent or reported, and between datagrams the task
-//! sleeps until the relay's timeout. The returned [`RelayHandle`] gives the bound address, live
-//! [`Status`], the relay's [`Event`]s and a clean [`RelayHandle::shutdown`]. [`spawn_loopback`]
-//! is the form the demo embeds: an ephemeral port on 127.0.0.1.
+//! [`spawn`] binds a socket and runs a [`LocalRelay`] on it in a task with [`crate::udp::drive`]:
+//! every datagram goes in with the [`HostClock`]'s time, every output is sent or reported, and
+//! between datagrams the task sleeps until the relay's timeout. The returned [`RelayHandle`]
+//! gives the bound address, live [`Status`], the relay's [`Event`]s and a clean
+//! [`RelayHandle::shutdown`]. [`spawn_loopback`] is the form the demo embeds: an ephemeral port
+//! on 127.0.0.1.
 
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr};
@@ -12,19 +13,14 @@ use std::net::{Ipv4Addr, SocketAddr};
 use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
-use wacall_core::time::Duration;
+use wacall_core::time::Instant;
 
 use super::{Config, Event, LocalRelay, Output, Stats};
 use crate::clock::HostClock;
-
-/// The largest datagram UDP can carry; the receive buffer is this large so nothing is truncated.
-const MAX_DATAGRAM_BYTES: usize = 65_536;
+use crate::udp::{DriveStats, UdpMachine, drive};
 
 /// Events kept for a [`RelayHandle`] that is not reading them; later ones are dropped.
 const EVENT_BACKLOG: usize = 256;
-
-/// The longest the driver sleeps when the relay has no deadline (nothing allocated).
-const IDLE_WAKE: Duration = Duration::from_secs(3600);
 
 /// What the running relay has done, as the driver sees it.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -85,14 +81,7 @@ pub async fn spawn(listen: SocketAddr, config: Config) -> io::Result<RelayHandle
     let (event_tx, events) = mpsc::channel(EVENT_BACKLOG);
     let (shutdown, stop) = oneshot::channel();
     let relay = LocalRelay::new(config);
-    let task = tokio::spawn(run(
-        socket,
-        relay,
-        HostClock::new(),
-        stop,
-        status_tx,
-        event_tx,
-    ));
+    let task = tokio::spawn(run(socket, relay, stop, status_tx, event_tx));
     Ok(RelayHandle {
         local_addr,
         status,
@@ -107,64 +96,59 @@ pub async fn spawn_loopback(config: Config) -> io::Result<RelayHandle> {
     spawn(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)), config).await
 }
 
-/// Receive errors that concern one peer, not the socket (an ICMP error reported late, as some
-/// systems do on unconnected UDP sockets); the relay keeps going.
-fn is_transient(e: &io::Error) -> bool {
-    matches!(
-        e.kind(),
-        io::ErrorKind::ConnectionReset
-            | io::ErrorKind::ConnectionRefused
-            | io::ErrorKind::Interrupted
-            | io::ErrorKind::WouldBlock
-    )
+/// The relay as a [`UdpMachine`]: its events go to the handle's channel.
+struct Driven {
+    relay: LocalRelay,
+    events: mpsc::Sender<Event>,
 }
 
-/// The driver loop: feed, drain, sleep until the timeout; stop when `stop` fires or its sender
-/// is dropped.
+impl UdpMachine for Driven {
+    fn handle_datagram(&mut self, now: Instant, from: SocketAddr, datagram: &[u8]) {
+        self.relay.handle_input(now, from, datagram);
+    }
+
+    fn handle_timeout(&mut self, now: Instant) {
+        self.relay.handle_timeout(now);
+    }
+
+    fn drain(&mut self, send: &mut dyn FnMut(SocketAddr, &[u8])) -> Instant {
+        loop {
+            match self.relay.poll_output() {
+                Output::Transmit(t) => send(t.to, t.bytes),
+                Output::Event(e) => {
+                    // A handle that does not read its events must not stall the relay.
+                    let _ = self.events.try_send(e);
+                }
+                Output::Timeout(at) => return at,
+            }
+        }
+    }
+}
+
+/// The task: drive the relay until `stop` fires or its sender is dropped, publishing the status
+/// after every round of outputs.
 async fn run(
     socket: UdpSocket,
-    mut relay: LocalRelay,
-    clock: HostClock,
-    mut stop: oneshot::Receiver<()>,
+    relay: LocalRelay,
+    stop: oneshot::Receiver<()>,
     status: watch::Sender<Status>,
     events: mpsc::Sender<Event>,
 ) -> io::Result<Status> {
-    let mut buf = vec![0u8; MAX_DATAGRAM_BYTES];
-    let mut send_errors = 0u64;
-    loop {
-        let deadline = loop {
-            match relay.poll_output() {
-                Output::Transmit(t) => {
-                    if socket.send_to(t.bytes, t.to).await.is_err() {
-                        send_errors += 1;
-                    }
-                }
-                Output::Event(e) => {
-                    // A handle that does not read its events must not stall the relay.
-                    let _ = events.try_send(e);
-                }
-                Output::Timeout(at) => break at,
-            }
-        };
+    let mut machine = Driven { relay, events };
+    let stop = async {
+        // Either a shutdown request or a dropped handle: both mean stop.
+        let _ = stop.await;
+    };
+    let publish = |m: &Driven, d: &DriveStats| {
         let current = Status {
-            relay: relay.stats(),
-            send_errors,
+            relay: m.relay.stats(),
+            send_errors: d.send_errors,
         };
         status.send_if_modified(|s| std::mem::replace(s, current) != current);
-        let wake = deadline.min(clock.now() + IDLE_WAKE);
-        let wake = tokio::time::Instant::from_std(clock.to_host(wake));
-        tokio::select! {
-            _ = &mut stop => break,
-            received = socket.recv_from(&mut buf) => match received {
-                Ok((n, from)) => relay.handle_input(clock.now(), from, &buf[..n]),
-                Err(e) if is_transient(&e) => {}
-                Err(e) => return Err(e),
-            },
-            _ = tokio::time::sleep_until(wake) => relay.handle_timeout(clock.now()),
-        }
-    }
+    };
+    let driven = drive(&socket, &mut machine, &HostClock::new(), stop, publish).await?;
     Ok(Status {
-        relay: relay.stats(),
-        send_errors,
+        relay: machine.relay.stats(),
+        send_errors: driven.send_errors,
     })
 }
