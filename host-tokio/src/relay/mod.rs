@@ -64,15 +64,16 @@ pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(5);
 /// The timeout reported when nothing is allocated: the relay has no reason to wake up.
 pub const NEVER: Instant = Instant::from_micros(u64::MAX);
 
-/// Outputs held for the caller before the oldest are dropped (the caller polls after each input,
-/// and one input yields at most one transmit and two events, so this is never reached in use).
+/// Outputs held for the caller before the oldest are dropped. The caller drains after each input,
+/// which yields a few outputs (an answer or a forward, due held media, a consent check per
+/// allocation, a few events), so this is only reached by a caller that stops polling.
 const MAX_PENDING: usize = 64;
 
 /// Room for any STUN response this relay writes.
 const RESPONSE_CAPACITY_BYTES: usize = 256;
 
-/// Forwarded datagrams held back by [`Impairment`] delay at most; beyond this they are dropped
-/// (about 40 s of a 100 packet/s call at a 400 ms hold).
+/// Forwarded datagrams held back by [`Impairment`] delay at most (40 s worth of a 100 packet/s
+/// stream); beyond this they are dropped and counted as output overflow.
 const MAX_HELD: usize = 4096;
 
 /// What the relay accepts.
