@@ -59,8 +59,9 @@ fn relay_command_serves_and_summarises_on_ctrl_c() {
         format!("allocated {} on token #0", client.local_addr().unwrap())
     );
 
-    let status = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
+    // The shell's builtin `kill`: a minimal system may lack the procps binary.
+    let status = Command::new("sh")
+        .args(["-c", &format!("kill -INT {}", child.id())])
         .status()
         .unwrap();
     assert!(status.success());
