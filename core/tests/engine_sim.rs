@@ -1,0 +1,629 @@
+//! Two media engines and a relay model on a simulated network (virtual clock, bounded steps).
+//!
+//! The relay model checks each allocate's MESSAGE-INTEGRITY against the relay key, answers with
+//! a success (or an error, or nothing) carrying the request's transaction id, sends one binding
+//! request to each client and forwards every non-STUN datagram between the two allocations.
+//! The relay→client links carry the impairment of each profile. Every profile asserts that
+//! playout never stalls (one 20 ms frame every 20 ms), bounds the concealed time, and prints its
+//! figures (`cargo test --test engine_sim -- --nocapture`).
+
+use rand_chacha::ChaCha8Rng;
+use rand_core::{Rng, SeedableRng};
+use wacall_core::keys::{CallKey, ParticipantId};
+use wacall_core::media::codec::InterimCodec;
+use wacall_core::media::engine::{AudioFormat, Config, Engine, Event, Input, NEVER, Output, Stats};
+use wacall_core::stun::{self, Attribute, msg_type};
+use wacall_core::time::{Duration, Instant};
+use wacall_testkit::netsim::{GilbertElliott, Link, LinkConfig, Sim};
+
+type Eng = Engine<InterimCodec, InterimCodec>;
+
+const RELAY_KEY: &[u8] = b"c2VjcmV0LXJlbGF5LWtleQ==";
+const TOKEN: &[u8] = b"relay-token-bytes";
+const TICK_MS: u64 = 20;
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum RelayMode {
+    Answer,
+    Silent,
+    Refuse(u16),
+}
+
+struct Relay {
+    mode: RelayMode,
+    allocated: [bool; 2],
+    allocates: [u64; 2],
+    pings: [u64; 2],
+    binding_successes: [u64; 2],
+    binding_txid: [u8; 12],
+}
+
+impl Relay {
+    fn new(mode: RelayMode) -> Self {
+        Relay {
+            mode,
+            allocated: [false; 2],
+            allocates: [0; 2],
+            pings: [0; 2],
+            binding_successes: [0; 2],
+            binding_txid: [7; 12],
+        }
+    }
+
+    /// Handle a datagram from client `from`; returns (to client, bytes) to send.
+    fn on_datagram(&mut self, from: usize, bytes: &[u8]) -> Vec<(usize, Vec<u8>)> {
+        let mut out = Vec::new();
+        if bytes[0] & 0xC0 != 0 {
+            if self.allocated[from] && self.allocated[1 - from] {
+                out.push((1 - from, bytes.to_vec()));
+            }
+            return out;
+        }
+        let msg = stun::Message::new_checked(bytes).expect("clients send well-formed STUN");
+        let txid = msg.transaction_id();
+        match msg.message_type() {
+            msg_type::ALLOCATE_REQUEST => {
+                msg.verify_integrity(RELAY_KEY)
+                    .expect("allocate integrity under the relay key");
+                assert!(matches!(
+                    msg.find(stun::attr::RELAY_TOKEN),
+                    Some(Ok(Attribute::RelayToken(TOKEN)))
+                ));
+                self.allocates[from] += 1;
+                let mut buf = [0u8; 256];
+                match self.mode {
+                    RelayMode::Silent => {}
+                    RelayMode::Answer => {
+                        let mut b =
+                            stun::Builder::new(&mut buf, msg_type::ALLOCATE_SUCCESS, txid).unwrap();
+                        b.integrity(RELAY_KEY).unwrap();
+                        let n = b.finish();
+                        out.push((from, buf[..n].to_vec()));
+                        if !self.allocated[from] {
+                            self.allocated[from] = true;
+                            // A consent check the client must answer.
+                            let mut b = stun::Builder::new(
+                                &mut buf,
+                                msg_type::BINDING_REQUEST,
+                                self.binding_txid,
+                            )
+                            .unwrap();
+                            b.integrity(RELAY_KEY).unwrap();
+                            let n = b.finish();
+                            out.push((from, buf[..n].to_vec()));
+                        }
+                    }
+                    RelayMode::Refuse(code) => {
+                        let mut b =
+                            stun::Builder::new(&mut buf, msg_type::ALLOCATE_ERROR, txid).unwrap();
+                        b.attribute(&Attribute::ErrorCode {
+                            code,
+                            reason: b"Forbidden",
+                        })
+                        .unwrap();
+                        b.integrity(RELAY_KEY).unwrap();
+                        let n = b.finish();
+                        out.push((from, buf[..n].to_vec()));
+                    }
+                }
+            }
+            msg_type::BINDING_SUCCESS => {
+                assert_eq!(txid, self.binding_txid);
+                msg.verify_integrity(RELAY_KEY).expect("binding success MI");
+                msg.verify_fingerprint().expect("binding success FP");
+                self.binding_successes[from] += 1;
+            }
+            msg_type::WA_PING => {
+                assert_eq!(msg.body_len(), 0);
+                self.pings[from] += 1;
+            }
+            t => panic!("unexpected STUN type {t:#06x} from a client"),
+        }
+        out
+    }
+}
+
+/// Everything one side saw.
+#[derive(Default)]
+struct Side {
+    heard: Vec<i16>,
+    playout_times: Vec<Instant>,
+    events: Vec<(Instant, Event)>,
+    timeout: Option<Instant>,
+    mic_pos: usize,
+}
+
+impl Side {
+    fn last_stats(&self) -> Stats {
+        self.events
+            .iter()
+            .rev()
+            .find_map(|(_, e)| match e {
+                Event::Stats(s) => Some(*s),
+                _ => None,
+            })
+            .expect("a stats event")
+    }
+
+    fn stats_events(&self) -> usize {
+        self.events
+            .iter()
+            .filter(|(_, e)| matches!(e, Event::Stats(_)))
+            .count()
+    }
+}
+
+struct Profile {
+    name: &'static str,
+    /// Impairment of both relay→client links.
+    link: LinkConfig,
+    relay: RelayMode,
+    red: bool,
+    secs: u64,
+    seed: u64,
+}
+
+impl Profile {
+    fn new(name: &'static str, link: LinkConfig) -> Self {
+        Profile {
+            name,
+            link,
+            relay: RelayMode::Answer,
+            red: true,
+            secs: 12,
+            seed: 1,
+        }
+    }
+}
+
+/// Extra datagrams injected towards side 1 while the call runs.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Attack {
+    None,
+    /// Every 7th forwarded RTP/RTCP datagram is also delivered with one bit flipped.
+    BitFlips,
+    /// Every 5th forwarded datagram is delivered again (a replay) 200 ms later.
+    Replays,
+    /// Random garbage of random length every 10 ms.
+    Garbage,
+}
+
+struct Run {
+    sides: [Side; 2],
+    engines: [Box<Eng>; 2],
+    relay: Relay,
+    injected: u64,
+    end: Instant,
+}
+
+fn engine(side: usize, now: Instant, red: bool) -> Box<Eng> {
+    let ids = [
+        ParticipantId::normalize("111111111111111@lid").unwrap(),
+        ParticipantId::normalize("222222222222222@lid").unwrap(),
+    ];
+    let key = CallKey::new([0x5A; 32]);
+    let mut random = [0u8; 32];
+    ChaCha8Rng::seed_from_u64(side as u64 + 100).fill_bytes(&mut random);
+    let cfg = Config {
+        call_id: "5D3E0C4A8B7F2E1D9C6B5A4F3E2D1C0B",
+        call_key: &key,
+        own_id: &ids[side],
+        peer_id: &ids[1 - side],
+        relay_token: TOKEN,
+        relay_key: RELAY_KEY,
+        relay_endpoint: "10.0.0.1:3480".parse().unwrap(),
+        audio: AudioFormat { packet_ms: 60, red },
+        srtp_tag_len_bytes: 4,
+        wall_clock_unix_ms: 1_764_000_000_000,
+        random,
+    };
+    Box::new(Engine::new(now, &cfg, InterimCodec::new(), InterimCodec::new()).unwrap())
+}
+
+/// Drain one engine; its transmits go onto `up` (client→relay).
+fn drain(e: &mut Eng, now: Instant, side: &mut Side, up: &mut Link<Vec<u8>>) {
+    loop {
+        match e.poll_output() {
+            Output::Transmit(b) => up.send(now, b.to_vec()),
+            Output::Playout(pcm) => {
+                side.heard.extend_from_slice(pcm);
+                side.playout_times.push(now);
+            }
+            Output::Event(ev) => side.events.push((now, ev)),
+            Output::Timeout(at) => {
+                assert!(at >= now || at == NEVER || at == now, "timeout in the past");
+                side.timeout = Some(at);
+                return;
+            }
+        }
+    }
+}
+
+fn speech() -> [Vec<i16>; 2] {
+    [
+        wacall_testkit::quality::speech("en-male"),
+        wacall_testkit::quality::speech("en-female"),
+    ]
+}
+
+fn run(p: &Profile, attack: Attack) -> Run {
+    let voices = speech();
+    let t0 = Instant::ZERO;
+    let mut engines = [engine(0, t0, p.red), engine(1, t0, p.red)];
+    let mut relay = Relay::new(p.relay);
+    let hop = LinkConfig {
+        delay: Duration::from_millis(25),
+        ..LinkConfig::default()
+    };
+    let mut up: [Link<Vec<u8>>; 2] = [
+        Link::seeded(hop.clone(), p.seed * 10 + 1),
+        Link::seeded(hop, p.seed * 10 + 2),
+    ];
+    let mut down_cfg = p.link.clone();
+    down_cfg.delay = down_cfg.delay + Duration::from_millis(25);
+    let mut down: [Link<Vec<u8>>; 2] = [
+        Link::seeded(down_cfg.clone(), p.seed * 10 + 3),
+        Link::seeded(down_cfg, p.seed * 10 + 4),
+    ];
+    let mut sides = [Side::default(), Side::default()];
+    let mut sim = Sim::new(t0, 2_000_000);
+    let end = Instant::from_millis(p.secs * 1000);
+    let mut mic_at = t0;
+    let mut garbage_at = t0;
+    let mut rng = ChaCha8Rng::seed_from_u64(p.seed ^ 0xA77AC);
+    let mut forwarded = 0u64;
+    let mut injected = 0u64;
+    // Replays waiting for their time: (at, to side, bytes).
+    let mut pending: Vec<(Instant, usize, Vec<u8>)> = Vec::new();
+    for (i, e) in engines.iter_mut().enumerate() {
+        drain(e, t0, &mut sides[i], &mut up[i]);
+    }
+    while sim.advance(
+        [
+            sides[0].timeout,
+            sides[1].timeout,
+            Some(mic_at),
+            (attack == Attack::Garbage).then_some(garbage_at),
+            pending.iter().map(|x| x.0).min(),
+            up[0].next_delivery(),
+            up[1].next_delivery(),
+            down[0].next_delivery(),
+            down[1].next_delivery(),
+        ],
+        end,
+    ) {
+        let now = sim.now();
+        for (from, link) in up.iter_mut().enumerate() {
+            while let Some(d) = link.poll_delivery(now) {
+                for (to, bytes) in relay.on_datagram(from, &d) {
+                    if to == 1 && bytes[0] & 0xC0 != 0 {
+                        forwarded += 1;
+                        match attack {
+                            Attack::BitFlips if forwarded.is_multiple_of(7) => {
+                                let mut bad = bytes.clone();
+                                let bit = rng.next_u32() as usize % (bad.len() * 8);
+                                // Keep byte 0 (the demux class) so it reaches SRTP/SRTCP.
+                                let bit = bit.max(8);
+                                bad[bit / 8] ^= 1 << (bit % 8);
+                                pending.push((now, 1, bad));
+                                injected += 1;
+                            }
+                            Attack::Replays if forwarded.is_multiple_of(5) => {
+                                pending.push((now + Duration::from_millis(200), 1, bytes.clone()));
+                                injected += 1;
+                            }
+                            _ => {}
+                        }
+                    }
+                    down[to].send(now, bytes);
+                }
+            }
+        }
+        pending.sort_by_key(|x| x.0);
+        while pending.first().is_some_and(|x| x.0 <= now) {
+            let (_, to, bytes) = pending.remove(0);
+            engines[to].handle_input(now, Input::Datagram(&bytes));
+        }
+        if attack == Attack::Garbage && garbage_at <= now {
+            let len = rng.next_u32() as usize % 200;
+            let mut g = vec![0u8; len];
+            rng.fill_bytes(&mut g);
+            // Half of it dressed up as RTP/RTCP/STUN to reach the deeper parsers.
+            match rng.next_u32() % 4 {
+                0 if len > 1 => g[0] = 0x90,
+                1 if len > 1 => g[0] &= 0x3F,
+                2 if len > 1 => {
+                    g[0] = 0x80;
+                    g[1] = 200;
+                }
+                _ => {}
+            }
+            engines[1].handle_input(now, Input::Datagram(&g));
+            injected += 1;
+            garbage_at = now + Duration::from_millis(10);
+        }
+        for to in 0..2 {
+            while let Some(d) = down[to].poll_delivery(now) {
+                engines[to].handle_input(now, Input::Datagram(&d));
+            }
+        }
+        if mic_at <= now {
+            for (i, e) in engines.iter_mut().enumerate() {
+                let v = &voices[i];
+                let mut frame = [0i16; 320];
+                for s in frame.iter_mut() {
+                    *s = v[sides[i].mic_pos % v.len()];
+                    sides[i].mic_pos += 1;
+                }
+                e.handle_input(now, Input::MicFrame(&frame));
+            }
+            mic_at = now + Duration::from_millis(TICK_MS);
+        }
+        for (i, e) in engines.iter_mut().enumerate() {
+            e.handle_input(now, Input::Timeout);
+            drain(e, now, &mut sides[i], &mut up[i]);
+        }
+    }
+    Run {
+        sides,
+        engines,
+        relay,
+        injected,
+        end,
+    }
+}
+
+/// One playout frame every 20 ms from the first tick to the end: never a stall, never a burst.
+fn assert_never_stalls(name: &str, s: &Side, end: Instant) {
+    let t = &s.playout_times;
+    for w in t.windows(2) {
+        assert_eq!(
+            w[1] - w[0],
+            Duration::from_millis(TICK_MS),
+            "{name}: playout gap at {:?}",
+            w[0]
+        );
+    }
+    let expected = end.total_millis() / TICK_MS;
+    assert!(
+        t.len() as u64 >= expected,
+        "{name}: {} playout frames, expected {expected}",
+        t.len()
+    );
+}
+
+struct Figures {
+    concealed_pct: f64,
+    lost_pct: f64,
+    recovered: u64,
+    target_ms: u32,
+    rtt_ms: Option<u32>,
+    stats: Stats,
+}
+
+fn report(p: &Profile, r: &mut Run) -> Figures {
+    let s = r.engines[1].stats(r.end);
+    // Audio time after the first decoded packet can arrive (allocation ~0.1 s, priming).
+    let audio_ms = (r.end.total_millis() - 300) as f64;
+    let f = Figures {
+        concealed_pct: 100.0 * s.concealed_ms as f64 / audio_ms,
+        lost_pct: 100.0 * s.lost_ms as f64 / audio_ms,
+        recovered: s.packets_recovered,
+        target_ms: s.jitter_target_ms,
+        rtt_ms: s.rtt_ms,
+        stats: s,
+    };
+    println!(
+        "{:<22} sent {:>4} recv {:>4} recovered {:>3} | concealed {:>5.1} % (lost {:>5.1} %) | \
+         jb target {:>3} ms level {:>3} ms | jitter {:>3} ms | rtt {:?} ms | loss {}/256 | \
+         {} kbit/s | rejects {}",
+        p.name,
+        r.engines[0].stats(r.end).packets_sent,
+        s.packets_received,
+        f.recovered,
+        f.concealed_pct,
+        f.lost_pct,
+        s.jitter_target_ms,
+        s.jitter_level_ms,
+        s.jitter_ms,
+        s.rtt_ms,
+        s.fraction_lost,
+        s.recv_bitrate_bps / 1000,
+        s.rejects.datagrams(),
+    );
+    f
+}
+
+fn call(p: &Profile) -> (Run, Figures) {
+    let mut r = run(p, Attack::None);
+    for (i, s) in r.sides.iter().enumerate() {
+        assert_never_stalls(p.name, s, r.end);
+        assert_eq!(
+            s.events.first().map(|e| e.1),
+            Some(Event::Allocated),
+            "side {i}"
+        );
+        assert!(s.stats_events() >= (p.secs * 1000 / 1500 - 1) as usize);
+        assert!(s.last_stats().allocated);
+        let rejects = r.engines[i].stats(r.end).rejects;
+        // Only the link's duplicates may be refused (as SRTP replays).
+        assert_eq!(
+            rejects.datagrams(),
+            rejects.replayed,
+            "{}: {rejects:?}",
+            p.name
+        );
+        if p.link.duplicate == 0.0 {
+            assert_eq!(rejects.replayed, 0);
+        }
+    }
+    let f = report(p, &mut r);
+    (r, f)
+}
+
+#[test]
+fn clean_link_plays_everything_and_measures_rtt() {
+    let p = Profile::new("clean", LinkConfig::default());
+    let (r, f) = call(&p);
+    assert!(f.concealed_pct < 2.0, "concealed {}", f.concealed_pct);
+    assert_eq!(f.stats.cumulative_lost, 0);
+    // Four 25 ms hops there and back.
+    let rtt = f.rtt_ms.expect("rtt measured");
+    assert!((95..=110).contains(&rtt), "rtt {rtt}");
+    assert!(f.target_ms <= 40, "target {}", f.target_ms);
+    // Relay lifecycle: one allocate per second, a ping with each keepalive, the binding
+    // request answered.
+    for i in 0..2 {
+        assert!(
+            (11..=13).contains(&r.relay.allocates[i]),
+            "{:?}",
+            r.relay.allocates
+        );
+        assert!(r.relay.pings[i] >= 10);
+        assert_eq!(r.relay.binding_successes[i], 1);
+    }
+    // The heard audio is the sent speech (interim codec), delayed: check it correlates.
+    let sent = &speech()[0];
+    let heard = &r.sides[1].heard;
+    let n = 16_000 * 5;
+    let lag = wacall_testkit::quality::best_lag(&sent[..n], &heard[..n + 16_000], 16_000);
+    let c = wacall_testkit::quality::correlation(&sent[..n], &heard[lag..lag + n]);
+    println!("clean: lag {} ms, correlation {c:.3}", lag / 16);
+    assert!(c > 0.8, "correlation {c}");
+    assert!(r.engines[1].is_allocated());
+}
+
+#[test]
+fn twenty_percent_random_loss_is_concealed_and_red_recovers() {
+    let link = LinkConfig {
+        loss: 0.2,
+        ..LinkConfig::default()
+    };
+    let (_, with_red) = call(&Profile::new("20% loss, RED", link.clone()));
+    let mut p = Profile::new("20% loss, no RED", link);
+    p.red = false;
+    let (_, without) = call(&p);
+    // Without redundancy about a fifth of the audio is concealed; with it, mostly the packets
+    // whose successor was lost too (about 4 %).
+    assert!(
+        (14.0..=26.0).contains(&without.concealed_pct),
+        "{}",
+        without.concealed_pct
+    );
+    assert!(with_red.concealed_pct < 10.0, "{}", with_red.concealed_pct);
+    assert!(with_red.recovered > 20);
+    assert!(with_red.stats.fraction_lost > 20);
+}
+
+#[test]
+fn hundred_ms_jitter_with_reordering_grows_the_buffer() {
+    let link = LinkConfig {
+        jitter: Duration::from_millis(100),
+        reorder: 0.05,
+        reorder_delay: Duration::from_millis(80),
+        duplicate: 0.05,
+        ..LinkConfig::default()
+    };
+    let (_, f) = call(&Profile::new("100ms jitter+reorder", link));
+    assert!(f.target_ms >= 60, "target {}", f.target_ms);
+    assert!(f.target_ms <= 250, "target {}", f.target_ms);
+    assert!(f.concealed_pct < 10.0, "concealed {}", f.concealed_pct);
+    assert!(f.stats.jitter_ms >= 10, "jitter {}", f.stats.jitter_ms);
+}
+
+#[test]
+fn one_second_outage_is_bridged() {
+    let link = LinkConfig {
+        outages: vec![(Instant::from_millis(5000), Instant::from_millis(6000))],
+        ..LinkConfig::default()
+    };
+    let (_, f) = call(&Profile::new("1 s outage", link));
+    // The outage itself plus at most a few packets around it.
+    assert!(
+        (900..=1400).contains(&f.stats.concealed_ms),
+        "{}",
+        f.stats.concealed_ms
+    );
+}
+
+#[test]
+fn burst_loss_is_concealed_within_bounds() {
+    let link = LinkConfig {
+        burst: Some(GilbertElliott::bursts(0.1, 3.0)),
+        ..LinkConfig::default()
+    };
+    let mut p = Profile::new("10% bursts of 3", link);
+    p.secs = 20;
+    let (_, f) = call(&p);
+    assert!(f.lost_pct < 14.0, "{}", f.lost_pct);
+    assert!(f.concealed_pct < 16.0, "{}", f.concealed_pct);
+}
+
+#[test]
+fn corrupted_packets_are_rejected_and_counted() {
+    let p = Profile::new("bit flips", LinkConfig::default());
+    let mut r = run(&p, Attack::BitFlips);
+    let s = r.engines[1].stats(r.end);
+    assert_never_stalls(p.name, &r.sides[1], r.end);
+    assert!(r.injected > 20);
+    // Every flipped copy is refused: by the tag, or earlier (unknown SSRC, payload type).
+    assert_eq!(s.rejects.datagrams(), r.injected, "{:?}", s.rejects);
+    assert!(s.rejects.auth_failed > r.injected / 2);
+    report(&p, &mut r);
+    assert!(s.concealed_ms < 200);
+}
+
+#[test]
+fn replayed_packets_are_rejected_and_counted() {
+    let p = Profile::new("replays", LinkConfig::default());
+    let mut r = run(&p, Attack::Replays);
+    let s = r.engines[1].stats(r.end);
+    assert_never_stalls(p.name, &r.sides[1], r.end);
+    assert!(r.injected > 20);
+    assert_eq!(s.rejects.replayed, s.rejects.datagrams());
+    // Replays still pending at the end of the run were never delivered.
+    assert!(r.injected - s.rejects.replayed <= 1, "{:?}", s.rejects);
+}
+
+#[test]
+fn garbage_never_panics_and_audio_continues() {
+    let p = Profile::new("garbage", LinkConfig::default());
+    let mut r = run(&p, Attack::Garbage);
+    let s = r.engines[1].stats(r.end);
+    assert_never_stalls(p.name, &r.sides[1], r.end);
+    assert!(r.injected > 1000);
+    assert_eq!(s.rejects.datagrams(), r.injected, "{:?}", s.rejects);
+    report(&p, &mut r);
+    assert!(s.concealed_ms < 200);
+}
+
+#[test]
+fn silent_relay_times_out_after_ten_seconds() {
+    let mut p = Profile::new("silent relay", LinkConfig::default());
+    p.relay = RelayMode::Silent;
+    let r = run(&p, Attack::None);
+    for s in &r.sides {
+        assert_eq!(
+            s.events,
+            vec![(Instant::from_millis(10_000), Event::AllocateTimedOut)]
+        );
+        assert_eq!(s.timeout, Some(NEVER));
+    }
+    // Allocate at 0 s and at every keepalive up to 9 s; nothing after the deadline.
+    assert_eq!(r.relay.allocates, [10, 10]);
+    assert!(r.engines[0].is_inert());
+}
+
+#[test]
+fn allocate_error_is_reported_with_its_code() {
+    let mut p = Profile::new("refusing relay", LinkConfig::default());
+    p.relay = RelayMode::Refuse(403);
+    p.secs = 3;
+    let r = run(&p, Attack::None);
+    for s in &r.sides {
+        assert_eq!(s.events.len(), 1);
+        assert_eq!(s.events[0].1, Event::AllocateFailed(403));
+        assert_eq!(s.timeout, Some(NEVER));
+    }
+    assert_eq!(r.relay.allocates, [1, 1]);
+}
