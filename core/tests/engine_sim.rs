@@ -170,7 +170,7 @@ impl Profile {
             link,
             relay: RelayMode::Answer,
             red: true,
-            secs: 12,
+            secs: 8,
             seed: 1,
         }
     }
@@ -427,8 +427,9 @@ fn report(p: &Profile, r: &mut Run) -> Figures {
         s.jitter_level_ms,
         s.jitter_ms,
         s.rtt_ms,
-        s.fraction_lost,
-        s.recv_bitrate_bps / 1000,
+        // Over the last full RTCP interval.
+        r.sides[1].last_stats().fraction_lost,
+        r.sides[1].last_stats().recv_bitrate_bps / 1000,
         s.rejects.datagrams(),
     );
     f
@@ -475,18 +476,18 @@ fn clean_link_plays_everything_and_measures_rtt() {
     // request answered.
     for i in 0..2 {
         assert!(
-            (11..=13).contains(&r.relay.allocates[i]),
+            (7..=9).contains(&r.relay.allocates[i]),
             "{:?}",
             r.relay.allocates
         );
-        assert!(r.relay.pings[i] >= 10);
+        assert!(r.relay.pings[i] >= 7);
         assert_eq!(r.relay.binding_successes[i], 1);
     }
     // The heard audio is the sent speech (interim codec), delayed: check it correlates.
     let sent = &speech()[0];
     let heard = &r.sides[1].heard;
     let n = 16_000 * 5;
-    let lag = wacall_testkit::quality::best_lag(&sent[..n], &heard[..n + 16_000], 16_000);
+    let lag = lag_of(sent, heard);
     let c = wacall_testkit::quality::correlation(&sent[..n], &heard[lag..lag + n]);
     println!("clean: lag {} ms, correlation {c:.3}", lag / 16);
     assert!(c > 0.8, "correlation {c}");
@@ -511,7 +512,7 @@ fn twenty_percent_random_loss_is_concealed_and_red_recovers() {
         without.concealed_pct
     );
     assert!(with_red.concealed_pct < 10.0, "{}", with_red.concealed_pct);
-    assert!(with_red.recovered > 20);
+    assert!(with_red.recovered > 12);
     assert!(with_red.stats.fraction_lost > 20);
 }
 
@@ -553,7 +554,7 @@ fn burst_loss_is_concealed_within_bounds() {
         ..LinkConfig::default()
     };
     let mut p = Profile::new("10% bursts of 3", link);
-    p.secs = 20;
+    p.secs = 12;
     let (_, f) = call(&p);
     assert!(f.lost_pct < 14.0, "{}", f.lost_pct);
     assert!(f.concealed_pct < 16.0, "{}", f.concealed_pct);
@@ -565,7 +566,7 @@ fn corrupted_packets_are_rejected_and_counted() {
     let mut r = run(&p, Attack::BitFlips);
     let s = r.engines[1].stats(r.end);
     assert_never_stalls(p.name, &r.sides[1], r.end);
-    assert!(r.injected > 20);
+    assert!(r.injected > 12);
     // Every flipped copy is refused: by the tag, or earlier (unknown SSRC, payload type).
     assert_eq!(s.rejects.datagrams(), r.injected, "{:?}", s.rejects);
     assert!(s.rejects.auth_failed > r.injected / 2);
@@ -591,7 +592,7 @@ fn garbage_never_panics_and_audio_continues() {
     let mut r = run(&p, Attack::Garbage);
     let s = r.engines[1].stats(r.end);
     assert_never_stalls(p.name, &r.sides[1], r.end);
-    assert!(r.injected > 1000);
+    assert!(r.injected > 700);
     assert_eq!(s.rejects.datagrams(), r.injected, "{:?}", s.rejects);
     report(&p, &mut r);
     assert!(s.concealed_ms < 200);
@@ -601,6 +602,7 @@ fn garbage_never_panics_and_audio_continues() {
 fn silent_relay_times_out_after_ten_seconds() {
     let mut p = Profile::new("silent relay", LinkConfig::default());
     p.relay = RelayMode::Silent;
+    p.secs = 11;
     let r = run(&p, Attack::None);
     for s in &r.sides {
         assert_eq!(
@@ -626,4 +628,106 @@ fn allocate_error_is_reported_with_its_code() {
         assert_eq!(s.timeout, Some(NEVER));
     }
     assert_eq!(r.relay.allocates, [1, 1]);
+}
+
+#[test]
+fn jitter_buffer_depth_tracks_the_jitter() {
+    let mut targets = Vec::new();
+    for (ms, name) in [
+        (0, "jitter 0 ms"),
+        (40, "jitter 40 ms"),
+        (100, "jitter 100 ms"),
+    ] {
+        let link = LinkConfig {
+            jitter: Duration::from_millis(ms),
+            ..LinkConfig::default()
+        };
+        let (_, f) = call(&Profile::new(name, link));
+        targets.push(f.target_ms);
+    }
+    println!("jitter 0/40/100 ms -> targets {targets:?} ms");
+    assert!(targets.windows(2).all(|w| w[0] < w[1]), "{targets:?}");
+    assert!(targets[0] <= 40 && (20..=90).contains(&targets[1]) && targets[2] >= 60);
+}
+
+/// Mouth-to-ear delay in samples: where half a second of speech from 1 s in shows up (searched
+/// up to 375 ms; a short window keeps the search cheap in debug builds).
+fn lag_of(sent: &[i16], heard: &[i16]) -> usize {
+    let (at, m, max) = (16_000, 8_000, 6_000);
+    wacall_testkit::quality::best_lag(&sent[at..at + m], &heard[at..at + m + max], max)
+}
+
+/// Wideband PESQ of what side 1 heard against the first 5 s side 0 sent.
+fn pesq_heard(r: &Run) -> f32 {
+    let sent = &speech()[0];
+    let heard = &r.sides[1].heard;
+    let n = 16_000 * 5;
+    let lag = lag_of(sent, heard);
+    wacall_testkit::quality::pesq_wb(&sent[..n], &heard[lag..lag + n]).unwrap()
+}
+
+#[test]
+fn speech_quality_under_loss_with_and_without_redundancy() {
+    let loss = LinkConfig {
+        loss: 0.2,
+        ..LinkConfig::default()
+    };
+    let clean = pesq_heard(&run(
+        &Profile::new("clean", LinkConfig::default()),
+        Attack::None,
+    ));
+    let red = pesq_heard(&run(&Profile::new("loss red", loss.clone()), Attack::None));
+    let mut p = Profile::new("loss no red", loss);
+    p.red = false;
+    let bare = pesq_heard(&run(&p, Attack::None));
+    println!(
+        "PESQ-WB (interim codec): clean {clean:.2}, 20% loss + RED {red:.2}, 20% loss {bare:.2}"
+    );
+    assert!(clean > red && red > bare, "{clean} {red} {bare}");
+}
+
+#[test]
+fn a_late_host_gets_one_tick_not_a_backlog_and_timeout_comes_last() {
+    let mut e = engine(0, Instant::ZERO, true);
+    let mut kinds = Vec::new();
+    loop {
+        match e.poll_output() {
+            Output::Transmit(_) => kinds.push('T'),
+            Output::Playout(_) => kinds.push('P'),
+            Output::Event(_) => kinds.push('E'),
+            Output::Timeout(at) => {
+                assert_eq!(at, Instant::ZERO, "the first playout tick is due at once");
+                break;
+            }
+        }
+    }
+    assert_eq!(kinds, ['T'], "the allocate goes out at creation");
+    let mut buf = [0u8; 64];
+    let mut b = stun::Builder::new(
+        &mut buf,
+        msg_type::ALLOCATE_SUCCESS,
+        e.allocate_transaction_id(),
+    )
+    .unwrap();
+    b.integrity(RELAY_KEY).unwrap();
+    let n = b.finish();
+    e.handle_input(Instant::from_millis(1), Input::Datagram(&buf[..n]));
+    let mut side = Side::default();
+    let mut up: Link<Vec<u8>> = Link::seeded(LinkConfig::default(), 0);
+    drain(&mut e, Instant::from_millis(1), &mut side, &mut up);
+    assert_eq!(side.events[0].1, Event::Allocated);
+    // The SDES at allocation and one playout tick; next: the playout at 20 ms.
+    assert_eq!((up.stats().sent, side.playout_times.len()), (1, 1));
+    assert_eq!(
+        side.timeout,
+        Some(Instant::from_millis(20)),
+        "ticks stay on the 20 ms grid"
+    );
+    // The host sleeps 5 s: one tick, one keepalive (allocate + ping), one RTCP report.
+    let late = Instant::from_millis(5000);
+    e.handle_input(late, Input::Timeout);
+    drain(&mut e, late, &mut side, &mut up);
+    assert_eq!(side.playout_times.len(), 2);
+    assert_eq!(up.stats().sent, 1 + 3);
+    assert_eq!(side.timeout, Some(late + Duration::from_millis(20)));
 }

@@ -12,15 +12,19 @@
 //! # Interim payload format (ours)
 //!
 //! ```text
-//! byte 0      TOC: 0x40 | size << 3   (class 01 "active voice", bits 4:3 = 10/20/60/120 ms)
+//! byte 0      TOC: 0x40 | wide << 5 | size << 3   (class 01 "active voice", bits 4:3 =
+//!             10/20/60/120 ms, bit 5 = wideband)
 //! byte 1..3   ADPCM start state: predictor (i16 BE), step index (u8)
-//! byte 4..    4-bit IMA ADPCM codes of the 8 kHz signal, high nibble first
+//! byte 4..    4-bit IMA ADPCM codes, high nibble first: of the 16 kHz signal when wideband,
+//!             else of the signal decimated to 8 kHz
 //! ```
 //!
 //! A silent packet becomes the one-byte SID `0x80 | size << 3` (for 60 ms exactly MLow's
 //! comfort-noise token `0x90`). Every packet carries its own start state, so a loss never
-//! desynchronises the decoder. A 60 ms packet is 244 bytes, small enough for a SplitRed
-//! redundant block (at most 255 bytes).
+//! desynchronises the decoder. Narrowband ([`InterimCodec::new`]): 32 kbit/s, a 60 ms packet
+//! is 244 bytes, small enough for a SplitRed redundant block (at most 255 bytes), but the 4 kHz
+//! bandwidth caps wideband PESQ near 1.4. Wideband ([`InterimCodec::wideband`]): 64 kbit/s and
+//! far better quality; its packets fit a redundant block only at 20 ms (164 bytes).
 
 use crate::media::playout::{DecodeError, Decoder};
 
@@ -70,8 +74,8 @@ fn size_bits(samples_16k: usize) -> Option<u8> {
     }
 }
 
-/// Largest interim payload (a 120 ms packet).
-pub const INTERIM_MAX_PAYLOAD_BYTES: usize = HEADER_LEN_BYTES + 1920 / 4;
+/// Largest interim payload (a wideband 120 ms packet).
+pub const INTERIM_MAX_PAYLOAD_BYTES: usize = HEADER_LEN_BYTES + 1920 / 2;
 
 #[derive(Clone, Copy, Debug, Default)]
 struct Adpcm {
@@ -128,6 +132,7 @@ impl Adpcm {
 /// concealment. **Not WhatsApp-compatible.**
 #[derive(Clone, Debug)]
 pub struct InterimCodec {
+    wideband: bool,
     enc: Adpcm,
     /// Last 16 kHz input sample of the previous packet (decimation filter memory).
     enc_prev: i16,
@@ -140,14 +145,23 @@ pub struct InterimCodec {
 }
 
 impl InterimCodec {
-    /// A fresh codec.
+    /// A fresh narrowband codec (8 kHz ADPCM; decodes both forms).
     pub fn new() -> Self {
         InterimCodec {
+            wideband: false,
             enc: Adpcm::default(),
             enc_prev: 0,
             history: [0; 320],
             conceal_gain: 256,
             conceal_pos: 0,
+        }
+    }
+
+    /// A fresh wideband codec (16 kHz ADPCM; decodes both forms).
+    pub fn wideband() -> Self {
+        InterimCodec {
+            wideband: true,
+            ..Self::new()
         }
     }
 
@@ -181,11 +195,21 @@ impl AudioEncoder for InterimCodec {
             self.enc_prev = pcm[pcm.len() - 1];
             return Ok(1);
         }
-        let len = HEADER_LEN_BYTES + pcm.len() / 4;
+        let per_byte = if self.wideband { 2 } else { 4 };
+        let len = HEADER_LEN_BYTES + pcm.len() / per_byte;
         let out = out.get_mut(..len).ok_or(EncodeError::BufferTooSmall)?;
-        out[0] = 0x40 | size << 3;
+        out[0] = 0x40 | u8::from(self.wideband) << 5 | size << 3;
         out[1..3].copy_from_slice(&self.enc.predictor.to_be_bytes());
         out[3] = self.enc.index;
+        if self.wideband {
+            for (pair, byte) in pcm.chunks_exact(2).zip(&mut out[HEADER_LEN_BYTES..]) {
+                let hi = self.enc.encode(pair[0]);
+                let lo = self.enc.encode(pair[1]);
+                *byte = hi << 4 | lo;
+            }
+            self.enc_prev = pcm[pcm.len() - 1];
+            return Ok(len);
+        }
         let mut prev = i32::from(self.enc_prev);
         for (pair, byte) in pcm.chunks_exact(4).zip(&mut out[HEADER_LEN_BYTES..]) {
             // Two 8 kHz samples per byte, each a [1 2 1]/4 low-pass of the 16 kHz input.
@@ -217,13 +241,25 @@ impl Decoder for InterimCodec {
             0x40 => {}
             _ => return Err(DecodeError),
         }
-        if rest.len() != HEADER_LEN_BYTES - 1 + out.len() / 4 || rest[2] > 88 {
+        let wide = toc & 0x20 != 0;
+        let per_byte = if wide { 2 } else { 4 };
+        if rest.len() != HEADER_LEN_BYTES - 1 + out.len() / per_byte || rest[2] > 88 {
             return Err(DecodeError);
         }
         let mut st = Adpcm {
             predictor: i16::from_be_bytes([rest[0], rest[1]]),
             index: rest[2],
         };
+        if wide {
+            for (byte, pair) in rest[3..].iter().zip(out.chunks_exact_mut(2)) {
+                st.apply(byte >> 4);
+                pair[0] = st.predictor;
+                st.apply(byte & 0x0F);
+                pair[1] = st.predictor;
+            }
+            self.remember(out);
+            return Ok(());
+        }
         // Decode at 8 kHz into the even output positions, then interpolate the odd ones.
         for (byte, quad) in rest[3..].iter().zip(out.chunks_exact_mut(4)) {
             st.apply(byte >> 4);
@@ -287,6 +323,25 @@ mod tests {
         let n = c.encode(&[3i16; 960], &mut buf).unwrap();
         assert_eq!(&buf[..n], &[crate::payload::MLOW_SID_TOKEN]);
         assert!(crate::payload::is_mlow_dtx(&buf[..n]));
+    }
+
+    #[test]
+    fn wideband_form_keeps_the_upper_band() {
+        let mut enc = InterimCodec::wideband();
+        // A 6 kHz tone: above the narrowband form's 4 kHz limit.
+        let pcm = tone(320, 6000.0, 8000.0);
+        let mut buf = [0u8; INTERIM_MAX_PAYLOAD_BYTES];
+        let n = enc.encode(&pcm, &mut buf).unwrap();
+        assert_eq!((n, buf[0]), (164, 0x68));
+        // Any codec decodes both forms.
+        let mut out = [0i16; 320];
+        Decoder::decode(&mut InterimCodec::new(), &buf[..n], &mut out).unwrap();
+        let (mut sig, mut err) = (0f64, 0f64);
+        for i in 160..320 {
+            sig += f64::from(pcm[i]).powi(2);
+            err += (f64::from(pcm[i]) - f64::from(out[i])).powi(2);
+        }
+        assert!(10.0 * libm::log10(sig / err) > 10.0);
     }
 
     #[test]
