@@ -186,6 +186,9 @@ enum Attack {
     Replays,
     /// Random garbage of random length every 10 ms.
     Garbage,
+    /// Every 7th forwarded RTP packet is followed by a forgery: the same header (peer SSRC, a
+    /// fresh sequence number) with a random payload, protected under a wrong key.
+    Forged,
 }
 
 struct Run {
@@ -306,6 +309,28 @@ fn run(p: &Profile, attack: Attack) -> Run {
                                 let bit = bit.max(8);
                                 bad[bit / 8] ^= 1 << (bit % 8);
                                 pending.push((now, 1, bad));
+                                injected += 1;
+                            }
+                            Attack::Forged
+                                if forwarded.is_multiple_of(7)
+                                    && (120..=121).contains(&(bytes[1] & 0x7F)) =>
+                            {
+                                let mut f = bytes[..16].to_vec();
+                                let seq = u16::from_be_bytes([f[2], f[3]]).wrapping_add(1);
+                                f[2..4].copy_from_slice(&seq.to_be_bytes());
+                                f.resize(16 + 100, 0);
+                                rng.fill_bytes(&mut f[16..]);
+                                let ssrc = u32::from_be_bytes(f[8..12].try_into().unwrap());
+                                let wrong = wacall_core::keys::SrtpMaster::new([1; 16], [2; 14]);
+                                let mut tx = wacall_core::srtp::SrtpSender::new(
+                                    &wrong,
+                                    ssrc,
+                                    wacall_core::srtp::Config::WHATSAPP,
+                                );
+                                f.resize(16 + 100 + 4, 0);
+                                let n = tx.protect_rtp(&mut f, 116).unwrap();
+                                f.truncate(n);
+                                pending.push((now, 1, f));
                                 injected += 1;
                             }
                             Attack::Replays if forwarded.is_multiple_of(5) => {
@@ -575,6 +600,19 @@ fn corrupted_packets_are_rejected_and_counted() {
 }
 
 #[test]
+fn forged_packets_are_rejected_and_counted() {
+    let p = Profile::new("forged", LinkConfig::default());
+    let mut r = run(&p, Attack::Forged);
+    let s = r.engines[1].stats(r.end);
+    assert_never_stalls(p.name, &r.sides[1], r.end);
+    assert!(r.injected > 12);
+    assert_eq!(s.rejects.auth_failed, r.injected, "{:?}", s.rejects);
+    assert_eq!(s.rejects.datagrams(), r.injected);
+    report(&p, &mut r);
+    assert!(s.concealed_ms < 200);
+}
+
+#[test]
 fn replayed_packets_are_rejected_and_counted() {
     let p = Profile::new("replays", LinkConfig::default());
     let mut r = run(&p, Attack::Replays);
@@ -730,4 +768,201 @@ fn a_late_host_gets_one_tick_not_a_backlog_and_timeout_comes_last() {
     assert_eq!(side.playout_times.len(), 2);
     assert_eq!(up.stats().sent, 1 + 3);
     assert_eq!(side.timeout, Some(late + Duration::from_millis(20)));
+}
+
+/// The send path checked by an independent SRTP implementation (webrtc-srtp): the engine's
+/// datagrams decrypt under the WAHKDF key of its own id, with WhatsApp's header forms, the
+/// derived SSRC, sequence from 1, +960 per 60 ms packet, the DTX header for SID, and SplitRed
+/// envelopes whose frames are the codec's own output.
+#[test]
+fn sent_packets_decrypt_with_an_independent_srtp() {
+    use wacall_core::keys::SrtpMaster;
+    use wacall_core::media::codec::AudioEncoder;
+    use wacall_core::red::SplitRed;
+    use webrtc_srtp::context::Context;
+    use webrtc_srtp::protection_profile::ProtectionProfile;
+
+    let mut e = engine(0, Instant::ZERO, true);
+    let mut buf = [0u8; 64];
+    let mut b = stun::Builder::new(
+        &mut buf,
+        msg_type::ALLOCATE_SUCCESS,
+        e.allocate_transaction_id(),
+    )
+    .unwrap();
+    b.integrity(RELAY_KEY).unwrap();
+    let n = b.finish();
+    let mut side = Side::default();
+    let mut up: Link<Vec<u8>> = Link::seeded(LinkConfig::default(), 0);
+    e.handle_input(Instant::ZERO, Input::Datagram(&buf[..n]));
+    drain(&mut e, Instant::ZERO, &mut side, &mut up);
+    let voice = &speech()[0];
+    // 1.2 s of speech, then 0.6 s of silence (SID), then speech again.
+    let mut pcm: Vec<i16> = voice[16_000..16_000 + 19_200].to_vec();
+    pcm.extend(std::iter::repeat_n(0, 9_600));
+    pcm.extend_from_slice(&voice[40_000..40_000 + 9_600]);
+    let mut sent = Vec::new();
+    for (k, frame) in pcm.chunks_exact(320).enumerate() {
+        let now = Instant::from_millis(20 * k as u64);
+        e.handle_input(now, Input::MicFrame(frame));
+        drain(&mut e, now, &mut side, &mut up);
+    }
+    let now = Instant::from_millis(3000);
+    while let Some(d) = up.poll_delivery(now) {
+        sent.push(d);
+    }
+    let ids = [
+        ParticipantId::normalize("111111111111111@lid").unwrap(),
+        ParticipantId::normalize("222222222222222@lid").unwrap(),
+    ];
+    let master = SrtpMaster::wahkdf(&CallKey::new([0x5A; 32]), &ids[0]);
+    let mut theirs = Context::new(
+        master.key(),
+        master.salt(),
+        ProtectionProfile::Aes128CmHmacSha1_32,
+        None,
+        None,
+    )
+    .unwrap();
+    let ssrc = wacall_core::keys::ssrc(0, "5D3E0C4A8B7F2E1D9C6B5A4F3E2D1C0B", &ids[0]);
+    let mut codec = InterimCodec::new();
+    let mut expect_seq = 1u16;
+    let mut prev_frame: Option<Vec<u8>> = None;
+    let mut rtcp = 0;
+    let mut sids = 0;
+    for d in &sent {
+        if d[0] & 0xC0 == 0 {
+            continue; // STUN keepalive
+        }
+        if (200..=204).contains(&d[1]) {
+            let plain = theirs.decrypt_rtcp(d).expect("SRTCP decrypts");
+            assert_eq!(u32::from_be_bytes(plain[4..8].try_into().unwrap()), ssrc);
+            rtcp += 1;
+            continue;
+        }
+        let plain = theirs.decrypt_rtp(d).expect("SRTP decrypts");
+        let (p, hdr) = (&plain[..], usize::from(plain[15]) * 4 + 16);
+        assert_eq!(p[1] & 0x7F, 121);
+        assert_eq!(u16::from_be_bytes([p[2], p[3]]), expect_seq);
+        let ts = u32::from_be_bytes(p[4..8].try_into().unwrap());
+        assert_eq!(ts, u32::from(expect_seq - 1) * 960);
+        assert_eq!(u32::from_be_bytes(p[8..12].try_into().unwrap()), ssrc);
+        assert_eq!(&p[12..14], &[0xDE, 0xBE]);
+        let k = usize::from(expect_seq - 1) * 960;
+        let mut want = [0u8; 600];
+        let wn = codec.encode(&pcm[k..k + 960], &mut want).unwrap();
+        let env = SplitRed::parse(&p[hdr..]).unwrap();
+        assert_eq!(env.main().data, &want[..wn]);
+        let sid = wn == 1;
+        // DTX header for SID, speech header otherwise.
+        assert_eq!(
+            &p[14..hdr],
+            if sid {
+                &[0, 1, 0x30, 1, 0, 0][..]
+            } else {
+                &[0, 0][..]
+            }
+        );
+        let red: Vec<&[u8]> = env
+            .frames()
+            .take(env.redundant_count())
+            .map(|f| f.data)
+            .collect();
+        match &prev_frame {
+            Some(f) => assert_eq!(red, vec![&f[..]]),
+            None => assert!(red.is_empty()),
+        }
+        prev_frame = (!sid).then(|| want[..wn].to_vec());
+        sids += usize::from(sid);
+        expect_seq += 1;
+    }
+    assert_eq!(expect_seq - 1, 40, "2.4 s of mic audio is 40 packets");
+    assert_eq!(sids, 10, "0.6 s of silence is 10 SID packets");
+    assert!(rtcp >= 2, "SDES at allocation and an SR at 1.5 s");
+}
+
+#[test]
+fn bad_configs_are_typed_errors() {
+    use wacall_core::media::engine::ConfigError;
+    let ids = [
+        ParticipantId::normalize("1@lid").unwrap(),
+        ParticipantId::normalize("2@lid").unwrap(),
+    ];
+    let key = CallKey::new([1; 32]);
+    let base = Config {
+        call_id: "C",
+        call_key: &key,
+        own_id: &ids[0],
+        peer_id: &ids[1],
+        relay_token: TOKEN,
+        relay_key: RELAY_KEY,
+        relay_endpoint: "10.0.0.1:3480".parse().unwrap(),
+        audio: AudioFormat::default(),
+        srtp_tag_len_bytes: 4,
+        wall_clock_unix_ms: 0,
+        random: [0; 32],
+    };
+    let new = |c: &Config| {
+        Engine::new(Instant::ZERO, c, InterimCodec::new(), InterimCodec::new()).map(|_| ())
+    };
+    assert_eq!(new(&base), Ok(()));
+    let mut c = base.clone();
+    c.audio.packet_ms = 40;
+    assert_eq!(new(&c), Err(ConfigError::PacketDuration));
+    let mut c = base.clone();
+    c.srtp_tag_len_bytes = 21;
+    assert_eq!(new(&c), Err(ConfigError::TagLength));
+    let long = vec![7u8; 2000];
+    let mut c = base.clone();
+    c.relay_token = &long;
+    assert!(matches!(new(&c), Err(ConfigError::Allocate(_))));
+}
+
+/// A 120 ms wideband packet does not fit the engine's payload slot: counted, nothing sent.
+#[test]
+fn encoder_failures_are_counted() {
+    let ids = [
+        ParticipantId::normalize("1@lid").unwrap(),
+        ParticipantId::normalize("2@lid").unwrap(),
+    ];
+    let key = CallKey::new([1; 32]);
+    let cfg = Config {
+        call_id: "C",
+        call_key: &key,
+        own_id: &ids[0],
+        peer_id: &ids[1],
+        relay_token: TOKEN,
+        relay_key: RELAY_KEY,
+        relay_endpoint: "10.0.0.1:3480".parse().unwrap(),
+        audio: AudioFormat {
+            packet_ms: 120,
+            red: false,
+        },
+        srtp_tag_len_bytes: 4,
+        wall_clock_unix_ms: 0,
+        random: [0; 32],
+    };
+    let mut e = Engine::new(
+        Instant::ZERO,
+        &cfg,
+        InterimCodec::wideband(),
+        InterimCodec::new(),
+    )
+    .unwrap();
+    let mut buf = [0u8; 64];
+    let mut b = stun::Builder::new(
+        &mut buf,
+        msg_type::ALLOCATE_SUCCESS,
+        e.allocate_transaction_id(),
+    )
+    .unwrap();
+    b.integrity(RELAY_KEY).unwrap();
+    let n = b.finish();
+    e.handle_input(Instant::ZERO, Input::Datagram(&buf[..n]));
+    let tone: Vec<i16> = (0..320).map(|i| ((i % 40) * 500 - 10_000) as i16).collect();
+    for k in 0..6 {
+        e.handle_input(Instant::from_millis(20 * k), Input::MicFrame(&tone));
+    }
+    let s = e.stats(Instant::from_millis(120));
+    assert_eq!((s.rejects.encode_failed, s.packets_sent), (1, 0));
 }

@@ -194,6 +194,8 @@ pub enum Output<'a> {
 }
 
 /// Things the host shows or logs.
+// `Stats` is large, but events are rare and boxing it would allocate on the media path.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Event {
     /// The relay accepted our allocation; media flows.
@@ -234,6 +236,9 @@ pub struct Rejects {
     pub rtcp_malformed: u64,
     /// Mic frames that were not 320 samples.
     pub mic_frame: u64,
+    /// Packets the encoder refused (unsupported length, payload over
+    /// [`MAX_PAYLOAD_BYTES`]); not counted in [`Rejects::datagrams`].
+    pub encode_failed: u64,
 }
 
 impl Rejects {
@@ -774,7 +779,10 @@ impl<E: AudioEncoder, D: Decoder> Engine<E, D> {
             .encode(&self.mic[..self.packet_16k], &mut self.enc)
         {
             Ok(n) if n > 0 => n,
-            Ok(_) | Err(EncodeError::FrameLength | EncodeError::BufferTooSmall) => return,
+            Ok(_) | Err(EncodeError::FrameLength | EncodeError::BufferTooSmall) => {
+                self.rejects.encode_failed += 1;
+                return;
+            }
         };
         self.send_audio(now, n);
     }
