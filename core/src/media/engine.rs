@@ -80,6 +80,7 @@ use crate::media::jitter::{self, JitterBuffer};
 use crate::media::playout::{Decoder, Playout, TICK_16K};
 use crate::payload::{self, Route, Toc};
 use crate::red;
+use crate::relay::RelayBlock;
 use crate::rtcp::{self, CompoundWriter, Flags, NtpTime, ReceiverStats, SenderInfo};
 use crate::rtp::{self, AudioFrameKind, AudioProfile, AudioSequencer};
 use crate::srtp::{self, SrtpReceiver, SrtpSender};
@@ -155,6 +156,38 @@ pub struct Config<'a> {
     pub wall_clock_unix_ms: u64,
     /// Fresh random bytes from the host's CSPRNG: STUN transaction ids and the RTCP CNAME.
     pub random: [u8; 32],
+}
+
+/// The relay-facing part of a [`Config`], read from a parsed `<relay>` block.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RelayParams<'a> {
+    /// The preferred media endpoint's IPv4 address ([`RelayBlock::media_endpoint`]).
+    pub endpoint: SocketAddr,
+    /// That endpoint's relay token.
+    pub token: &'a [u8],
+    /// The `<key>` text (STUN MESSAGE-INTEGRITY key).
+    pub key: &'a [u8],
+    /// `warp_mi_tag_len`, or WhatsApp's default of 4.
+    pub srtp_tag_len_bytes: usize,
+}
+
+impl<'a> RelayParams<'a> {
+    /// WhatsApp's SRTP tag length when the block does not set one.
+    pub const DEFAULT_TAG_LEN_BYTES: usize = 4;
+
+    /// Pick the media endpoint of `block` with its token and key; `None` when the block lacks
+    /// a usable endpoint (IPv4 address and token) or the key.
+    pub fn from_block(block: &'a RelayBlock) -> Option<Self> {
+        let ep = block.media_endpoint()?;
+        Some(RelayParams {
+            endpoint: ep.primary_ipv4()?,
+            token: block.token_for(ep)?,
+            key: block.integrity_key()?,
+            srtp_tag_len_bytes: block
+                .warp_mi_tag_len
+                .map_or(Self::DEFAULT_TAG_LEN_BYTES, usize::from),
+        })
+    }
 }
 
 /// Why an engine could not be built.
@@ -536,7 +569,7 @@ impl<E: AudioEncoder, D: Decoder> Engine<E, D> {
         Ok(engine)
     }
 
-    /// Our audio SSRC.
+    /// Our audio SSRC (`keys::ssrc` of slot 0 for our id).
     pub fn own_ssrc(&self) -> u32 {
         self.own_ssrc
     }
@@ -778,7 +811,7 @@ impl<E: AudioEncoder, D: Decoder> Engine<E, D> {
             .encoder
             .encode(&self.mic[..self.packet_16k], &mut self.enc)
         {
-            Ok(n) if n > 0 => n,
+            Ok(n) if n > 0 && n <= MAX_PAYLOAD_BYTES => n,
             Ok(_) | Err(EncodeError::FrameLength | EncodeError::BufferTooSmall) => {
                 self.rejects.encode_failed += 1;
                 return;
@@ -1037,4 +1070,53 @@ fn insert(
         jb.insert(now, seq, ts, samples, frame)
     };
     r.ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::relay::Element;
+
+    #[test]
+    fn relay_params_come_from_the_preferred_endpoint() {
+        let te2_a: [u8; 6] = [10, 0, 0, 1, 0x0D, 0x96]; // 10.0.0.1:3478
+        let te2_b: [u8; 6] = [10, 0, 0, 2, 0x0D, 0x98]; // 10.0.0.2:3480
+        let a = [("relay_id", "1"), ("relay_name", "a"), ("token_id", "0")];
+        let b = [("relay_id", "2"), ("relay_name", "b"), ("token_id", "1")];
+        let children = [
+            Element {
+                tag: "key",
+                attrs: &[],
+                content: b"S2V5",
+            },
+            Element {
+                tag: "token",
+                attrs: &[("id", "0")],
+                content: b"tok-a",
+            },
+            Element {
+                tag: "token",
+                attrs: &[("id", "1")],
+                content: b"tok-b",
+            },
+            Element {
+                tag: "te2",
+                attrs: &a,
+                content: &te2_a,
+            },
+            Element {
+                tag: "te2",
+                attrs: &b,
+                content: &te2_b,
+            },
+        ];
+        let block = RelayBlock::parse(&[], &children);
+        let p = RelayParams::from_block(&block).unwrap();
+        // Port 3480 wins (the web client's port).
+        assert_eq!(p.endpoint, "10.0.0.2:3480".parse().unwrap());
+        assert_eq!((p.token, p.key), (&b"tok-b"[..], &b"S2V5"[..]));
+        assert_eq!(p.srtp_tag_len_bytes, 4);
+        let no_key = RelayBlock::parse(&[], &children[1..]);
+        assert_eq!(RelayParams::from_block(&no_key), None);
+    }
 }
