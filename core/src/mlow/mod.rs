@@ -18,11 +18,15 @@
 //! - [`synth`]: the order-16 LPC synthesis filter;
 //! - [`postfilter`]: the per-frame HP (pitch) post-filter and the per-packet harmonic post-filter.
 //!
+//! [`decoder`] chains them into the packet decoder ([`Decoder`]) with comfort noise and
+//! packet-loss concealment.
+//!
 //! The reference synthesis is single-precision float built with fast-math; the float stages are
 //! f32 (through `libm`) and pinned to the reference dumps within stated tolerances. Each keeps its
 //! floating-point arithmetic behind a few small functions so a fixed-point variant can replace it
 //! later without touching the callers.
 
+pub mod decoder;
 pub mod excitation;
 pub mod lsf;
 pub mod noise;
@@ -32,6 +36,8 @@ pub mod range;
 pub mod synth;
 pub mod tables;
 pub mod toc;
+
+pub use decoder::{DecodeError, Decoder};
 
 #[cfg(test)]
 mod test_vectors;
