@@ -29,7 +29,7 @@ static NO_PULSES: [i8; FRAME_LEN] = [0; FRAME_LEN];
 
 /// What concealment keeps of the last decoded frame.
 ///
-/// Size: 104 bytes.
+/// Size: 96 bytes.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Concealment {
     voiced: bool,
