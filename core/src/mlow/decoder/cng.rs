@@ -9,7 +9,10 @@
 //!   resulting LPC filter, so its spectral tilt follows the SID envelope;
 //! - **level**: the noise generator's unvoiced path is driven at a residual energy that moves a
 //!   quarter of the way (in dB) towards the SID's mean level each 5 ms subframe, starting from
-//!   the last unvoiced speech level when comfort noise follows speech, so the level glides in;
+//!   the last unvoiced speech frame's excitation level (residual energy plus pulses) when comfort
+//!   noise follows speech. Measured (decoder tests): the steady comfort noise is within 0.2 dB of
+//!   the same frame decoded as speech; the first 5 ms block after speech can still step by up
+//!   to 7 dB, because the LPC envelope moves within one 20 ms frame;
 //! - **duration**: until the next SID (which retargets) or speech (which simply continues the
 //!   filter states: no reset, no seam); lost packets in between keep the comfort noise going at
 //!   its level instead of fading it.

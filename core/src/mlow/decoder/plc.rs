@@ -13,6 +13,8 @@
 //! - both use the last subframe's LPC filter (the spectral envelope holds during the loss).
 
 use super::PacketBuf;
+use crate::mlow::excitation::{SUBFRAME_LEN, fcb_gain};
+use crate::mlow::noise::residual_energy;
 use crate::mlow::postfilter::FRAME_LEN;
 use crate::mlow::synth::{LPC_ORDER, LowBand, SUBFRAMES, SynthFrame};
 
@@ -29,7 +31,7 @@ static NO_PULSES: [i8; FRAME_LEN] = [0; FRAME_LEN];
 
 /// What concealment keeps of the last decoded frame.
 ///
-/// Size: 96 bytes.
+/// Size: 100 bytes.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Concealment {
     voiced: bool,
@@ -37,6 +39,8 @@ pub struct Concealment {
     lag: f32,
     /// Residual energy of the last subframe, dB in Q14.
     residual_q14: i32,
+    /// Excitation level of the last subframe (residual energy plus pulses), dB in Q14.
+    excitation_q14: i32,
     /// LPC filter of the last subframe.
     lpc: [f32; LPC_ORDER + 1],
     /// The two lowest LSFs of the last subframe.
@@ -62,6 +66,7 @@ impl Concealment {
             voiced: false,
             lag: 0.0,
             residual_q14: FLOOR_Q14,
+            excitation_q14: FLOOR_Q14,
             lpc,
             lsf_low: [0.1848, 0.3696],
             lost_frames: 0,
@@ -74,16 +79,30 @@ impl Concealment {
         self.voiced = f.voiced;
         self.lag = f.block_lags[f.block_lags.len() - 1];
         self.residual_q14 = f.residual_dbq_q14[SUBFRAMES - 1];
+        // The pulses carry much of an unvoiced frame's energy: add theirs to the noise's.
+        let last = &f.pulses[FRAME_LEN - SUBFRAME_LEN..];
+        let squares: u32 = last
+            .iter()
+            .map(|&p| u32::from(p.unsigned_abs()).pow(2))
+            .sum();
+        let gain = fcb_gain(false, f.fcb_gain_index[SUBFRAMES - 1]);
+        let per_sample = residual_energy(self.residual_q14, 1)
+            + squares as f32 * gain * gain / SUBFRAME_LEN as f32;
+        self.excitation_q14 = if per_sample > 0.0 {
+            ((10.0 * libm::log10f(per_sample) * 16384.0) as i32).max(FLOOR_Q14)
+        } else {
+            FLOOR_Q14
+        };
         self.lpc = f.lpc[SUBFRAMES - 1];
         self.lsf_low = f.lsf_low[SUBFRAMES - 1];
         self.lost_frames = 0;
         self.fade_q14 = 0;
     }
 
-    /// The last frame's residual energy (dB, Q14) if it was unvoiced: where comfort noise that
-    /// follows it starts.
-    pub fn last_residual_q14(&self) -> Option<i32> {
-        (!self.voiced).then_some(self.residual_q14)
+    /// The last frame's excitation level (residual energy plus pulses, dB in Q14) if it was
+    /// unvoiced: where comfort noise that follows it starts.
+    pub fn last_level_q14(&self) -> Option<i32> {
+        (!self.voiced).then_some(self.excitation_q14)
     }
 
     /// Consecutive concealed frames since the last decoded packet.

@@ -316,8 +316,8 @@ fn state_size() {
         Decoder::STATE_BYTES,
         core::mem::size_of::<Decoder>()
     );
-    assert_eq!(Decoder::STATE_BYTES, 12_988);
-    assert_eq!(core::mem::size_of::<Concealment>(), 96);
+    assert_eq!(Decoder::STATE_BYTES, 12_992);
+    assert_eq!(core::mem::size_of::<Concealment>(), 100);
     assert_eq!(core::mem::size_of::<ComfortNoise>(), 316);
 }
 
@@ -372,4 +372,183 @@ fn twenty_and_120_ms_packets_match_60_ms() {
     std::eprintln!("{T}: correlation 120 ms vs 60 ms {corr120:.6}, 20 ms vs 60 ms {corr20:.6}");
     assert!(corr120 > 0.9999 && corr20 > 0.999, "{corr120} {corr20}");
     assert!(rms(&c) > 100.0 && rms(&a) > 100.0);
+}
+
+/// Energy of `x` in eight 1 kHz bands (plain DFT at 16 kHz, 320-sample blocks, summed).
+fn band_energies(x: &[i16]) -> [f64; 8] {
+    let mut bands = [0.0f64; 8];
+    for block in x.chunks_exact(320) {
+        for bin in 1..160 {
+            let w = 2.0 * core::f64::consts::PI * bin as f64 / 320.0;
+            let (mut re, mut im) = (0.0f64, 0.0f64);
+            for (n, &s) in block.iter().enumerate() {
+                re += f64::from(s) * libm::cos(w * n as f64);
+                im -= f64::from(s) * libm::sin(w * n as f64);
+            }
+            bands[bin / 20] += re * re + im * im;
+        }
+    }
+    bands
+}
+
+/// `|1 / A(e^jw)|²` of an LPC filter summed into the same eight bands.
+fn envelope_bands(a: &[f32; 17]) -> [f64; 8] {
+    let mut bands = [0.0f64; 8];
+    for bin in 1..160 {
+        let w = 2.0 * core::f64::consts::PI * bin as f64 / 320.0;
+        let (mut re, mut im) = (0.0f64, 0.0f64);
+        for (k, &c) in a.iter().enumerate() {
+            re += f64::from(c) * libm::cos(w * k as f64);
+            im -= f64::from(c) * libm::sin(w * k as f64);
+        }
+        bands[bin / 20] += 1.0 / (re * re + im * im);
+    }
+    bands
+}
+
+/// Pearson correlation of the log band energies.
+fn log_correlation(a: &[f64; 8], b: &[f64; 8]) -> f64 {
+    let la: Vec<f64> = a.iter().map(|v| libm::log10(v.max(1e-12))).collect();
+    let lb: Vec<f64> = b.iter().map(|v| libm::log10(v.max(1e-12))).collect();
+    let (ma, mb) = (la.iter().sum::<f64>() / 8.0, lb.iter().sum::<f64>() / 8.0);
+    let (mut xy, mut xx, mut yy) = (0.0, 0.0, 0.0);
+    for (x, y) in la.iter().zip(&lb) {
+        xy += (x - ma) * (y - mb);
+        xx += (x - ma) * (x - ma);
+        yy += (y - mb) * (y - mb);
+    }
+    xy / libm::sqrt(xx * yy)
+}
+
+/// RMS of consecutive 5 ms blocks.
+fn block_rms(x: &[i16]) -> Vec<f64> {
+    x.chunks_exact(80).map(rms).collect()
+}
+
+/// Comfort noise (no reference output exists; these are the properties we promise): its level
+/// tracks the SID's residual energy through the SID's LPC filter, its spectrum follows the SID's
+/// LSF envelope, it glides in from speech without a step, it keeps going through the silent
+/// (lost) packets of discontinuous transmission, and speech takes over without a click.
+#[test]
+fn comfort_noise_follows_sid() {
+    const T: &str = "comfort_noise_follows_sid";
+    let Some(packets) = inbound(T) else {
+        return;
+    };
+    let params = inbound_params(&packets);
+    // SID frames: the unvoiced first frames with the flattest and the steepest LSF envelope.
+    let tilt = |f: &params::FrameParams| {
+        let lpc = LsfDecoder::new().frame(&f.lsf, false);
+        let e = envelope_bands(&lpc.a[3]);
+        libm::log10((e[0] + e[1]) / (e[5] + e[6] + e[7]))
+    };
+    // SID frames carry no pulses.
+    let as_sid = |p: &PacketParams| {
+        let mut f = p.frames()[0];
+        f.pulses = [0; 320];
+        f.subframe_pulses = [0; 4];
+        f
+    };
+    let audible = |p: &PacketParams| p.frames()[0].nrgres_dbq_q14.iter().all(|&q| q > -70 << 14);
+    let mut unvoiced: Vec<(f64, usize)> = params
+        .iter()
+        .enumerate()
+        .filter(|(_, p)| !p.frames()[0].voiced && audible(p))
+        .map(|(k, p)| (tilt(&p.frames()[0]), k))
+        .collect();
+    unvoiced.sort_by(|a, b| a.0.total_cmp(&b.0));
+    // Plus a SID of the background the speech ends on (packet 19, coded inactive), the case
+    // discontinuous transmission produces.
+    let picks = [unvoiced[0].1, unvoiced[unvoiced.len() - 1].1, 19];
+
+    let mut tilts = Vec::new();
+    for &k in &picks {
+        let sid_frame = as_sid(&params[k]);
+        let sid = encode(toc_of(&params[k], Duration::Ms60, true), &[sid_frame]);
+        assert_eq!(sid[0], 0x90);
+        let mut dec = Decoder::new();
+        let mut pcm = [0i16; MAX_PACKET_LEN];
+        let mut speech_tail = Vec::new();
+        for p in &packets[..20] {
+            dec.decode(p, &mut pcm).unwrap();
+            speech_tail = pcm[..960].to_vec();
+        }
+        let mut cn = Vec::new();
+        for _ in 0..6 {
+            assert_eq!(dec.decode(&sid, &mut pcm), Ok(960));
+            cn.extend_from_slice(&pcm[..960]);
+        }
+        assert_eq!(dec.stats().sid_packets, 6);
+        let mut dtx = [0i16; 3 * 960];
+        dec.decode_lost(&mut dtx);
+        dec.decode(&packets[20], &mut pcm).unwrap();
+        let resumed = pcm[..960].to_vec();
+
+        // Level: against the same frame decoded as speech (a coded-inactive packet of three
+        // copies, pulses stripped), steady state after 120 ms.
+        let lpc = LsfDecoder::new().frame(&sid_frame.lsf, false);
+        let inactive_toc = SmplToc {
+            vad: false,
+            bit1: false,
+            ..toc_of(&params[k], Duration::Ms60, false)
+        };
+        let inactive = encode(inactive_toc, &[sid_frame; 3]);
+        let mut as_speech = Decoder::new();
+        let mut speech = Vec::new();
+        for _ in 0..6 {
+            as_speech.decode(&inactive, &mut pcm).unwrap();
+            speech.extend_from_slice(&pcm[..960]);
+        }
+        let want = rms(&speech[1920..]);
+        let level_db = f64::from(sid_frame.nrgres_dbq_q14.iter().sum::<i32>()) / 4.0 / 16384.0;
+        let steady = rms(&cn[1920..]);
+        let level_ratio_db = 20.0 * libm::log10(steady / want);
+
+        // Spectrum.
+        let shape = log_correlation(&band_energies(&cn[1920..]), &envelope_bands(&lpc.a[3]));
+        tilts.push(libm::log10({
+            let b = band_energies(&cn[1920..]);
+            (b[0] + b[1]) / (b[5] + b[6] + b[7])
+        }));
+
+        // Entry: the largest step between consecutive 5 ms blocks from the last speech packet
+        // into steady comfort noise, against the steps within the speech packet itself.
+        let mut joined = speech_tail.clone();
+        joined.extend_from_slice(&cn[..1920]);
+        let step = |r: &[f64]| {
+            r.windows(2)
+                .map(|w| (20.0 * libm::log10(w[1].max(1.0) / w[0].max(1.0))).abs())
+                .fold(0.0f64, f64::max)
+        };
+        let entry_step = step(&block_rms(&joined[960 - 80..]));
+        let speech_step = step(&block_rms(&speech_tail));
+        // DTX continuation.
+        let dtx_ratio_db = 20.0 * libm::log10(rms(&dtx) / steady);
+        // Exit: the largest sample step at the seam against the resumed packet's own.
+        let seam = (i32::from(resumed[0]) - i32::from(dtx[dtx.len() - 1])).abs();
+        let own = resumed
+            .windows(2)
+            .map(|w| (i32::from(w[1]) - i32::from(w[0])).abs())
+            .max()
+            .unwrap();
+        std::eprintln!(
+            "{T}: SID from packet {k} (level {level_db:.1} dB): comfort noise RMS {steady:.1} = \
+             {level_ratio_db:+.1} dB against the SID frame decoded as speech; log-spectrum \
+             correlation with the LSF envelope {shape:.3}; entry step {entry_step:.1} dB \
+             (speech's own {speech_step:.1} dB); DTX continuation {dtx_ratio_db:+.2} dB; \
+             exit seam {seam} vs speech step {own}"
+        );
+        assert!(level_ratio_db.abs() <= 1.0, "level {level_ratio_db}");
+        assert!(shape > 0.8, "spectral shape {shape}");
+        // Into comfort noise the level glides in the excitation domain, but the pulses that
+        // carried the last speech frame's energy stop at once: the output steps by up to 7 dB
+        // in one 5 ms block here (the SIDs are pulse-stripped speech frames, 10 dB quieter than
+        // the speech they came from). A guard against regressions, not a claim of smoothness.
+        assert!(entry_step <= 8.0, "entry step {entry_step}");
+        assert!(dtx_ratio_db.abs() < 1.5, "DTX level {dtx_ratio_db}");
+        assert!(seam <= own, "seam {seam} > {own}");
+    }
+    // The flat and the steep SID give comfort noise tilted the same way round.
+    assert!(tilts[1] > tilts[0] + 0.5, "tilts {tilts:?}");
+    std::eprintln!("{T}: comfort-noise tilt log10(E 0-2 kHz / E 5-8 kHz) {tilts:.2?}");
 }
