@@ -552,3 +552,49 @@ fn comfort_noise_follows_sid() {
     assert!(tilts[1] > tilts[0] + 0.5, "tilts {tilts:?}");
     std::eprintln!("{T}: comfort-noise tilt log10(E 0-2 kHz / E 5-8 kHz) {tilts:.2?}");
 }
+
+/// Concealment fades over consecutive losses (never louder than the speech it continues, 40 dB
+/// down after half a second), and the decoder is back on the loss-free output within a few
+/// packets after packets resume (the long-term predictor's memory decays).
+#[test]
+fn concealment_fades_and_recovers() {
+    const T: &str = "concealment_fades_and_recovers";
+    let Some(packets) = inbound(T) else {
+        return;
+    };
+    let clean = decode_stream(&packets);
+    let mut dec = Decoder::new();
+    let mut pcm = [0i16; 960];
+    for p in &packets[..4] {
+        dec.decode(p, &mut pcm).unwrap();
+    }
+    let speech = rms(&clean[3 * 960..4 * 960]);
+    let mut levels = Vec::new();
+    for _ in 0..9 {
+        assert_eq!(dec.decode_lost(&mut pcm), 960);
+        levels.push(rms(&pcm));
+    }
+    assert_eq!(dec.state.plc.lost_frames(), 27);
+    assert_eq!(dec.stats().concealed_samples, 9 * 960);
+    assert!(levels[0] <= 1.1 * speech, "{levels:?} vs {speech}");
+    assert!(levels.windows(2).all(|w| w[1] <= w[0] * 1.05), "{levels:?}");
+    assert!(levels[8] < speech / 100.0, "{levels:?}");
+    // Resume: the packets after the gap converge to the loss-free decode.
+    let mut snr = Vec::new();
+    for (k, p) in packets.iter().enumerate().skip(13).take(6) {
+        dec.decode(p, &mut pcm).unwrap();
+        let want = &clean[k * 960..(k + 1) * 960];
+        let err: f64 = pcm
+            .iter()
+            .zip(want)
+            .map(|(&a, &b)| (f64::from(a) - f64::from(b)).powi(2))
+            .sum();
+        let sig: f64 = want.iter().map(|&b| f64::from(b).powi(2)).sum();
+        snr.push(10.0 * libm::log10(sig / err.max(1.0)));
+    }
+    std::eprintln!("{T}: levels {levels:.0?} after speech {speech:.0}; SNR after resume {snr:.1?}");
+    assert!(snr[5] > 40.0, "{snr:?}");
+    // Arbitrary lengths: whole frames are made, the tail of the last one dropped.
+    let mut odd = [0i16; 500];
+    assert_eq!(dec.decode_lost(&mut odd), 500);
+}
