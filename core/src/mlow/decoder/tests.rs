@@ -598,3 +598,71 @@ fn concealment_fades_and_recovers() {
     let mut odd = [0i16; 500];
     assert_eq!(dec.decode_lost(&mut odd), 500);
 }
+
+/// Writes the `mlow_decoder` fuzz seeds (our own re-encodings: 120 ms, 20 ms and SID packets
+/// that no shared vector holds, with losses between them) when `WACALL_WRITE_FUZZ_SEEDS` names
+/// the corpus directory; otherwise only checks that the seeds build.
+#[test]
+fn fuzz_seeds() {
+    const T: &str = "fuzz_seeds";
+    let Some(packets) = inbound(T) else {
+        return;
+    };
+    let params = inbound_params(&packets);
+    let record = |script: &mut Vec<u8>, p: &[u8]| {
+        if p.len() < 0x7f {
+            script.push(p.len() as u8);
+        } else {
+            script.extend([0x7f, u8::try_from(p.len()).expect("short packet")]);
+        }
+        script.extend_from_slice(p);
+    };
+    let mut long = Vec::new();
+    for pair in params[16..22].chunks(2) {
+        let frames: Vec<_> = pair
+            .iter()
+            .flat_map(|p| p.frames().iter().copied())
+            .collect();
+        let p = encode(toc_of(&pair[0], Duration::Ms120, false), &frames);
+        if p.len() <= 255 {
+            record(&mut long, &p);
+        }
+        long.push(0x86);
+    }
+    let mut short = Vec::new();
+    for p in params.iter().filter(|p| p.toc.vad).take(6) {
+        record(
+            &mut short,
+            &encode(toc_of(p, Duration::Ms20, false), &p.frames()[..1]),
+        );
+        short.push(0x81);
+    }
+    let mut sid = Vec::new();
+    let mut frame = params[18].frames()[0];
+    frame.pulses = [0; 320];
+    frame.subframe_pulses = [0; 4];
+    let sid_packet = encode(toc_of(&params[18], Duration::Ms60, true), &[frame]);
+    record(
+        &mut sid,
+        &encode(
+            toc_of(&params[17], Duration::Ms20, false),
+            &params[17].frames()[..1],
+        ),
+    );
+    for _ in 0..3 {
+        record(&mut sid, &sid_packet);
+        sid.extend([0x86, 0x86]);
+    }
+    for script in [&long, &short, &sid] {
+        assert!(script.len() > 20);
+    }
+    if let Ok(dir) = std::env::var("WACALL_WRITE_FUZZ_SEEDS") {
+        for (name, script) in [
+            ("seed-120ms", &long),
+            ("seed-20ms", &short),
+            ("seed-sid", &sid),
+        ] {
+            std::fs::write(std::path::Path::new(&dir).join(name), script).expect("write seed");
+        }
+    }
+}
