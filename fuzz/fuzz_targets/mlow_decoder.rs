@@ -7,8 +7,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use wacall_core::mlow::decoder::fuzzing::same_state;
 use wacall_core::mlow::Decoder;
+use wacall_core::mlow::decoder::fuzzing::same_state;
 
 fuzz_target!(|data: &[u8]| {
     let mut dec = Decoder::new();
@@ -23,7 +23,9 @@ fuzz_target!(|data: &[u8]| {
         }
         let mut len = usize::from(h & 0x7f);
         if len == 0x7f {
-            let Some((&l, tail)) = rest.split_first() else { break };
+            let Some((&l, tail)) = rest.split_first() else {
+                break;
+            };
             rest = tail;
             len = usize::from(l);
         }
