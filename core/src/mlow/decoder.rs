@@ -20,6 +20,13 @@
 //!
 //! Nothing allocates: the packet's float signal lives on the stack (7.5 KiB) and the state is a
 //! fixed-size struct ([`Decoder::STATE_BYTES`]).
+//!
+//! Measured against the reference decoder's PCM of the shared 110-packet inbound stream (test
+//! `stream_matches_reference_pcm`): correlation 0.99992, per-packet SNR median 40.9 dB, the loud
+//! coded-inactive packets 33–40 dB. Known gap: in the near-silent coded-inactive packets 61..=65
+//! (reference RMS 5–9 LSB) our output is up to 4× louder (SNR down to −12 dB); the divergence
+//! starts in the first pulse-free frame after an unvoiced frame with pulses (packet 60, frame 1)
+//! and is not in the LSF spacing row, the interpolation or the post-filters (checked).
 
 pub mod cng;
 pub mod plc;
