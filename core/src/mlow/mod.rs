@@ -22,12 +22,16 @@
 //! - [`analysis`]: VAD, input high-pass, LPC front end, A → NLSF, LSF quantiser, perceptual model,
 //!   pitch estimator and voicing classifier, each pinned to the reference encoder's dumps.
 //!
+//! [`decoder`] chains the decoder stages into the packet decoder ([`Decoder`]) with comfort noise and
+//! packet-loss concealment.
+//!
 //! The reference synthesis is single-precision float built with fast-math; the float stages are
 //! f32 (through `libm`) and pinned to the reference dumps within stated tolerances. Each keeps its
 //! floating-point arithmetic behind a few small functions so a fixed-point variant can replace it
 //! later without touching the callers.
 
 pub mod analysis;
+pub mod decoder;
 pub mod excitation;
 pub mod lsf;
 pub mod noise;
@@ -37,6 +41,8 @@ pub mod range;
 pub mod synth;
 pub mod tables;
 pub mod toc;
+
+pub use decoder::{DecodeError, Decoder};
 
 #[cfg(test)]
 mod test_vectors;
