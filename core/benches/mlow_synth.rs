@@ -9,7 +9,7 @@ use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use wacall_core::mlow::postfilter::{FRAME_LEN, HarmonicPostfilter, HpPostfilter};
-use wacall_core::mlow::synth::{FrameParams, LPC_ORDER, LowBand, SUBFRAMES, packet_bitrate};
+use wacall_core::mlow::synth::{LPC_ORDER, LowBand, SUBFRAMES, SynthFrame, packet_bitrate};
 
 /// A stable order-16 filter (eight resonances) standing in for decoded LPC coefficients.
 fn lpc() -> [f32; LPC_ORDER + 1] {
@@ -28,7 +28,7 @@ fn lpc() -> [f32; LPC_ORDER + 1] {
 }
 
 /// About 20 pulses per subframe, a typical voiced density of the reference stream.
-fn pulses(frame: usize) -> [i16; FRAME_LEN] {
+fn pulses(frame: usize) -> [i8; FRAME_LEN] {
     std::array::from_fn(|i| match (i * 7 + frame * 3) % 4 {
         0 => 1,
         1 if i % 3 == 0 => -1,
@@ -38,10 +38,10 @@ fn pulses(frame: usize) -> [i16; FRAME_LEN] {
 
 fn bench(c: &mut Criterion) {
     let coefs = [lpc(); SUBFRAMES];
-    let frames: Vec<[i16; FRAME_LEN]> = (0..3).map(pulses).collect();
-    let params: Vec<FrameParams<'_>> = frames
+    let frames: Vec<[i8; FRAME_LEN]> = (0..3).map(pulses).collect();
+    let params: Vec<SynthFrame<'_>> = frames
         .iter()
-        .map(|p| FrameParams {
+        .map(|p| SynthFrame {
             voiced: true,
             pulses: p,
             fcb_gain_index: [22, 23, 22, 24],

@@ -4,7 +4,7 @@
 
 use proptest::prelude::*;
 use wacall_core::mlow::postfilter::{FRAME_LEN, HarmonicPostfilter};
-use wacall_core::mlow::synth::{FrameParams, LPC_ORDER, LowBand, SUBFRAMES, packet_bitrate};
+use wacall_core::mlow::synth::{LPC_ORDER, LowBand, SUBFRAMES, SynthFrame, packet_bitrate};
 
 fn config() -> ProptestConfig {
     ProptestConfig {
@@ -32,7 +32,7 @@ fn stable_lpc(poles: &[(f64, f64); 8]) -> [f32; LPC_ORDER + 1] {
 #[derive(Clone, Debug)]
 struct Frame {
     voiced: bool,
-    pulses: Vec<(usize, i16)>,
+    pulses: Vec<(usize, i8)>,
     fcb: [usize; SUBFRAMES],
     acb: [[i32; 2]; SUBFRAMES],
     lags: [f32; 8],
@@ -43,7 +43,7 @@ struct Frame {
 fn frame() -> impl Strategy<Value = Frame> {
     (
         any::<bool>(),
-        prop::collection::vec((0usize..FRAME_LEN, -4i16..=4), 0..80),
+        prop::collection::vec((0usize..FRAME_LEN, -4i8..=4), 0..80),
         [0usize..200, 0usize..200, 0usize..200, 0usize..200],
         prop::array::uniform4((-4000i32..16384, -4000i32..8000)),
         prop::array::uniform8(prop_oneof![-10.0f32..400.0, Just(f32::NAN), Just(32.5f32)]),
@@ -76,11 +76,11 @@ proptest! {
         let mut lags = vec![0.0f32; frames.len() * 8];
         let mut rates = Vec::new();
         for (k, f) in frames.iter().enumerate() {
-            let mut pulses = [0i16; FRAME_LEN];
+            let mut pulses = [0i8; FRAME_LEN];
             for &(at, v) in &f.pulses {
                 pulses[at] = pulses[at].saturating_add(v);
             }
-            let params = FrameParams {
+            let params = SynthFrame {
                 voiced: f.voiced,
                 pulses: &pulses,
                 fcb_gain_index: f.fcb,

@@ -70,7 +70,7 @@ pub fn fcb_gain(voiced: bool, index: usize) -> f32 {
 
 /// Writes one subframe's FCB excitation: `exc[i] = pulses[i] · gain` (signed pulse magnitudes; zero
 /// where there is no pulse). Uses `min(pulses.len(), exc.len())` samples and zeroes the rest of `exc`.
-pub fn write_pulses(pulses: &[i16], gain: f32, exc: &mut [f32]) {
+pub fn write_pulses(pulses: &[i8], gain: f32, exc: &mut [f32]) {
     exc.fill(0.0);
     for (e, &p) in exc.iter_mut().zip(pulses) {
         if p != 0 {
@@ -143,7 +143,7 @@ const _: () = assert!(LTP_HISTORY_LEN > MAX_LAG as usize + INTERP_HALF);
 /// Long-term predictor state: the excitation history plus one subframe of working space.
 ///
 /// Size: `(336 + 80) · 4` = 1664 bytes. Zero at decoder start.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Ltp {
     /// `buf[..LTP_HISTORY_LEN]` is the past excitation (newest last); the tail is where the
     /// pitch-extended history of the current subframe is built.

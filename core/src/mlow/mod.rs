@@ -18,6 +18,9 @@
 //! - [`synth`]: the order-16 LPC synthesis filter;
 //! - [`postfilter`]: the per-frame HP (pitch) post-filter and the per-packet harmonic post-filter.
 //!
+//! [`decoder`] chains them into the packet decoder ([`Decoder`]) with comfort noise and
+//! packet-loss concealment.
+//!
 //! The encoder's analysis front end:
 //! - [`analysis`]: VAD, input high-pass, LPC front end, A → NLSF, LSF quantiser, perceptual model,
 //!   pitch estimator and voicing classifier, each pinned to the reference encoder's dumps.
@@ -28,6 +31,7 @@
 //! later without touching the callers.
 
 pub mod analysis;
+pub mod decoder;
 pub mod excitation;
 pub mod lsf;
 pub mod noise;
@@ -37,6 +41,8 @@ pub mod range;
 pub mod synth;
 pub mod tables;
 pub mod toc;
+
+pub use decoder::{DecodeError, Decoder};
 
 #[cfg(test)]
 mod test_vectors;

@@ -194,6 +194,18 @@ impl PacketParams {
     pub fn frames(&self) -> &[FrameParams] {
         &self.frames[..self.frame_count]
     }
+
+    /// A packet to encode with [`encode_packet`]: `toc` and up to [`MAX_FRAMES`] frames (extra
+    /// frames are dropped). `consumed_bytes` is 0 until a decode sets it.
+    pub fn from_frames(toc: SmplToc, frames: &[FrameParams]) -> Self {
+        let mut p = Self::new();
+        let n = frames.len().min(MAX_FRAMES);
+        p.frames[..n].copy_from_slice(&frames[..n]);
+        p.frame_count = n;
+        p.geometry = toc.geometry();
+        p.toc = toc;
+        p
+    }
 }
 
 /// Where a decoded body may end relative to its length.

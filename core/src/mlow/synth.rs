@@ -9,10 +9,14 @@
 //! (both verified against the reference dumps).
 
 use super::excitation::{
-    LAG_BLOCK_LEN, Ltp, SUBFRAME_LEN, acb_gains, fcb_gain, normalized_bitrate, write_pulses,
+    LAG_BLOCK_LEN, Ltp, SUBFRAME_LEN, acb_gains, block_lag, fcb_gain, normalized_bitrate,
+    write_pulses,
 };
+use super::lsf::FrameLpc;
 use super::noise::{NoiseInput, NoiseState, residual_energy};
+use super::params::{self, Excitation};
 use super::postfilter::{FRAME_LEN, HpPostfilter};
+use super::tables::cc::ACB_GAIN_CB_Q14;
 
 /// LPC order of the low band.
 pub const LPC_ORDER: usize = 16;
@@ -66,13 +70,17 @@ pub const SUBFRAMES: usize = FRAME_LEN / SUBFRAME_LEN;
 /// Pitch-lag blocks per internal frame.
 pub const LAG_BLOCKS: usize = FRAME_LEN / LAG_BLOCK_LEN;
 
-/// The decoded parameters of one 20 ms high-rate internal frame, as the synthesis consumes them.
+/// One 20 ms high-rate internal frame as the synthesis consumes it: the parameter layer's
+/// [`params::FrameParams`] (integers, as coded) resolved through the runtime tables and joined
+/// with the frame's LPC filters from [`super::lsf::LsfDecoder`]. [`SynthFrame::new`] builds it
+/// from those two; the fields stay public so the concealment and the tests can synthesise frames
+/// that no packet carried.
 #[derive(Clone, Copy, Debug)]
-pub struct FrameParams<'a> {
+pub struct SynthFrame<'a> {
     /// Voicing of the frame.
     pub voiced: bool,
     /// Signed pulse magnitudes at the 320 positions of the frame.
-    pub pulses: &'a [i16; FRAME_LEN],
+    pub pulses: &'a [i8; FRAME_LEN],
     /// Per subframe: the voiced FCB gain index (the decoded index floored at 0) or the unvoiced
     /// FCB gain offset; subframes without pulses may carry anything.
     pub fcb_gain_index: [usize; SUBFRAMES],
@@ -89,11 +97,40 @@ pub struct FrameParams<'a> {
     pub lsf_low: [[f32; 2]; SUBFRAMES],
 }
 
+impl<'a> SynthFrame<'a> {
+    /// Resolves one decoded frame: gain indices as decoded, the ACB codebook rows of the voiced
+    /// gain indices, the block lags of the decoded half-sample lag indices (zeros for unvoiced
+    /// frames), the carried residual energies and the two lowest interpolated LSFs per subframe.
+    pub fn new(p: &'a params::FrameParams, lpc: &'a FrameLpc) -> Self {
+        let mut acb_codebook_q14 = [[0i32; 2]; SUBFRAMES];
+        let mut block_lags = [0.0f32; LAG_BLOCKS];
+        if let Excitation::Voiced(v) = &p.excitation {
+            for (row, &idx) in acb_codebook_q14.iter_mut().zip(&v.acb_gain_idx) {
+                let entry = &ACB_GAIN_CB_Q14[usize::from(idx).min(ACB_GAIN_CB_Q14.len() - 1)];
+                *row = [i32::from(entry[0]), i32::from(entry[1])];
+            }
+            for (lag, &half) in block_lags.iter_mut().zip(&v.lag_half) {
+                *lag = block_lag(half);
+            }
+        }
+        Self {
+            voiced: p.voiced,
+            pulses: &p.pulses,
+            fcb_gain_index: p.fcb_gain_idx.map(usize::from),
+            acb_codebook_q14,
+            block_lags,
+            residual_dbq_q14: p.nrgres_dbq_q14,
+            lpc: &lpc.a,
+            lsf_low: lpc.subframe_lsf.map(|l| [l[0], l[1]]),
+        }
+    }
+}
+
 /// Low-band synthesis state of the decoder: long-term predictor, noise generator, LPC filter and
 /// HP post-filter. Zero/fresh at decoder start.
 ///
 /// Size: 1664 + 56 + 64 + 1332 = 3116 bytes.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct LowBand {
     ltp: Ltp,
     noise: NoiseState,
@@ -114,7 +151,7 @@ impl LowBand {
 
     /// Synthesises one internal frame into `out` (after the HP post-filter) and returns the
     /// frame's normalised bitrate (for the packet's harmonic post-filter).
-    pub fn frame(&mut self, p: &FrameParams<'_>, out: &mut [f32; FRAME_LEN]) -> f32 {
+    pub fn frame(&mut self, p: &SynthFrame<'_>, out: &mut [f32; FRAME_LEN]) -> f32 {
         let mut counts = [0u32; SUBFRAMES];
         for (count, sub) in counts.iter_mut().zip(p.pulses.chunks_exact(SUBFRAME_LEN)) {
             *count = sub.iter().map(|x| u32::from(x.unsigned_abs())).sum();

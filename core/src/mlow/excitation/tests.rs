@@ -60,9 +60,9 @@ fn excitation_matches_reference_stream() {
 
         // Whatever the predictor does not explain must be whole pulses of the FCB gain.
         let gain = fcb_gain(voiced, int(p, "fcbg_idx") as usize);
-        let mut pulses = [0i16; SUBFRAME_LEN];
+        let mut pulses = [0i8; SUBFRAME_LEN];
         for i in 0..SUBFRAME_LEN {
-            pulses[i] = libm::roundf((reference[i] - acb[i]) / gain) as i16;
+            pulses[i] = libm::roundf((reference[i] - acb[i]) / gain) as i8;
         }
         let count: i64 = pulses.iter().map(|p| i64::from(p.unsigned_abs())).sum();
         assert_eq!(count, int(p, "sf_pulses"), "pulse count at {:?}", key(rec));

@@ -171,13 +171,13 @@ fn low_band_chains_the_stages() {
         HpPostfilter::new(),
     );
     for (f, voiced) in [false, true, true, false, true].into_iter().enumerate() {
-        let mut pulses = [0i16; FRAME_LEN];
+        let mut pulses = [0i8; FRAME_LEN];
         for (i, p) in pulses.iter_mut().enumerate() {
             if (i * 7 + f * 13) % 23 == 0 {
                 *p = if i % 2 == 0 { 2 } else { -1 };
             }
         }
-        let params = FrameParams {
+        let params = SynthFrame {
             voiced,
             pulses: &pulses,
             fcb_gain_index: [20 + f, 25, 30, 18],
