@@ -140,11 +140,68 @@ fn measure() {
                     ..active(bps)
                 },
             );
+            // libopus at the same bitrate (vectors/speech/opus_baseline.sh), if decoded files
+            // are given.
+            let opus = std::env::var("OPUS_DIR").ok().and_then(|dir| {
+                let path = std::path::Path::new(&dir).join(format!("{name}.{bps}.wav"));
+                let deg = read_wav(&path).ok()?;
+                let n = pcm.len().min(deg.len());
+                pesq_wb(&pcm[..n], &deg[..n]).ok()
+            });
             eprintln!(
-                "{name} target {bps}: 60 ms {q:.3} @ {k:.2} kbit/s; 20 ms {q20:.3} @ {k20:.2}"
+                "{name} target {bps}: 60 ms {q:.3} @ {k:.2} kbit/s; 20 ms {q20:.3} @ {k20:.2}; \
+                 opus {opus:.3?}"
             );
         }
         let (q, k) = score(pcm, Config::default());
         eprintln!("{name} default (DTX on): {q:.3} @ {k:.2} kbit/s");
     }
+}
+
+/// The encoder tracks the decoder's state exactly: its local reconstruction, put through the
+/// decoder's post-filters (fed the parameters parsed back from each packet), is bit-identical to
+/// what our decoder makes of the packets.
+#[test]
+fn local_decoder_matches_the_decoder_exactly() {
+    use wacall_core::mlow::excitation::{block_lag, normalized_bitrate};
+    use wacall_core::mlow::params::{EndpointRule, Excitation, PacketParams, decode_packet};
+    use wacall_core::mlow::postfilter::{HarmonicPostfilter, HpPostfilter};
+    use wacall_core::mlow::synth::{packet_bitrate, to_pcm16};
+
+    let pcm = fixture("en-male.wav");
+    let mut enc = Encoder::new(active(19_000));
+    let mut dec = Decoder::new();
+    let (mut hp, mut harmonic) = (HpPostfilter::new(), HarmonicPostfilter::new());
+    let mut params = PacketParams::new();
+    let mut buf = [0u8; MAX_PACKET_BYTES];
+    let (mut got, mut want) = ([0i16; 960], [0i16; 960]);
+    let (mut voiced, mut total) = (0, 0);
+    for chunk in pcm.chunks_exact(960) {
+        let len = enc.encode(chunk, &mut buf).expect("encode");
+        dec.decode(&buf[..len], &mut want).expect("decodable");
+        decode_packet(&buf[..len], EndpointRule::Reference, &mut params).expect("parse");
+        let mut signal = *enc.reconstruction();
+        let mut lags = [0f32; 24];
+        let mut rates = [0f32; 3];
+        for (f, frame) in params.frames().iter().enumerate() {
+            if let Excitation::Voiced(v) = &frame.excitation {
+                for (l, &h) in lags[f * 8..f * 8 + 8].iter_mut().zip(&v.lag_half) {
+                    *l = block_lag(h);
+                }
+                voiced += 1;
+            }
+            total += 1;
+            rates[f] = normalized_bitrate(frame.total_pulses(), 320);
+            let block: &[f32; 8] = lags[f * 8..f * 8 + 8].try_into().unwrap();
+            let lag = HpPostfilter::frame_lag(frame.voiced, block);
+            hp.process(
+                lag,
+                (&mut signal[f * 320..(f + 1) * 320]).try_into().unwrap(),
+            );
+        }
+        harmonic.process(&mut signal, &lags, packet_bitrate(&rates));
+        to_pcm16(&signal, &mut got);
+        assert_eq!(got, want);
+    }
+    assert!(voiced > 0 && voiced < total, "{voiced} voiced of {total}");
 }

@@ -126,6 +126,8 @@ pub struct Encoder {
     since_speech: u8,
     /// Silent packets since the last SID (saturating).
     since_sid: u8,
+    /// The decoder's LPC synthesis output for the last coded block, before its post-filters.
+    recon: [f32; PACKET_LEN],
     /// 20 ms mode: input collected so far and packets not yet handed out.
     pending_pcm: [i16; PACKET_LEN],
     pending_samples: usize,
@@ -150,6 +152,7 @@ impl Encoder {
             pulse_budget: 0.0,
             since_speech: u8::MAX,
             since_sid: u8::MAX,
+            recon: [0.0; PACKET_LEN],
             pending_pcm: [0; PACKET_LEN],
             pending_samples: 0,
             queue: [[0; MAX_PACKET_BYTES / 3]; FRAMES],
@@ -166,6 +169,13 @@ impl Encoder {
         self.config.bitrate_bps = bps;
         let frame_bits = bps as f32 * 0.02;
         self.pulse_budget = ((frame_bits - FRAME_OVERHEAD_BITS) / BITS_PER_PULSE).clamp(4.0, 160.0);
+    }
+
+    /// What the decoder's LPC synthesis will output for the last coded 60 ms block (active,
+    /// hang-over or coded-inactive), before its HP and harmonic post-filters: the encoder's local
+    /// decoder, exact as long as the decoder received every packet.
+    pub fn reconstruction(&self) -> &[f32; PACKET_LEN] {
+        &self.recon
     }
 
     /// The settings in use.
@@ -432,12 +442,17 @@ impl Encoder {
                 lag_half: voiced.then_some(&fa.pitch.lag_indices),
                 pulses,
             };
+            let recon: &mut [f32; FRAME_LEN] = (&mut self.recon
+                [f * FRAME_LEN..(f + 1) * FRAME_LEN])
+                .try_into()
+                .expect("one frame");
             let choice = self.mirror.code_frame(
                 &lpc,
                 &input,
                 &mut fcb_carry,
                 &mut nrg_carry,
                 &mut self.scratch,
+                recon,
             );
             self.history
                 .copy_from_slice(&frame_speech[FRAME_LEN - ORDER..]);

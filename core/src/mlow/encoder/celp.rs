@@ -28,7 +28,7 @@ use crate::mlow::tables::cc::{ACB_GAIN_CB_Q14, NRGRES_SHAPE4_Q10, NRGRES_STEP_Q1
 
 const L: usize = SUBFRAME_LEN;
 /// Weighting filter bandwidth factors (numerator, denominator).
-const GAMMA_NUM: f32 = 0.92;
+const GAMMA_NUM: f32 = 0.94;
 const GAMMA_DEN: f32 = 0.6;
 /// Energy floor of the residual-energy quantiser, dB.
 const NRG_FLOOR_DB: i32 = -85;
@@ -180,7 +180,8 @@ fn tri(i: usize, j: usize) -> usize {
 
 impl Mirror {
     /// Codes one frame: searches each subframe against the mirror state and advances the mirror
-    /// exactly as the decoder will. `fcb_gain_idx` carries the packet's previous per-subframe
+    /// exactly as the decoder will, writing the decoder's LPC synthesis output (before its
+    /// post-filters) to `recon`. `fcb_gain_idx` carries the packet's previous per-subframe
     /// FCB gain indices in (the decoder keeps them for subframes without pulses) and the frame's
     /// out; `nrg_carry` likewise for the residual levels of voiced frames.
     pub fn code_frame(
@@ -190,6 +191,7 @@ impl Mirror {
         fcb_gain_idx: &mut [u8; SUBFRAMES],
         nrg_carry: &mut [i32; SUBFRAMES],
         scratch: &mut Scratch,
+        recon: &mut [f32; FRAME_LEN],
     ) -> FrameChoice {
         let voiced = input.lag_half.is_some();
         let total: u32 = input.pulses.iter().map(|&n| u32::from(n)).sum();
@@ -247,41 +249,77 @@ impl Mirror {
             weight(&num, &den, &mut x);
 
             let mut lags = [0.0f32; 2];
+            // ACB responses (zero for unvoiced frames) and their correlations.
+            let mut y0 = [0.0f32; L];
+            let mut y1 = [0.0f32; L];
             if let Some(lag_half) = input.lag_half {
                 lags = [block_lag(lag_half[2 * sf]), block_lag(lag_half[2 * sf + 1])];
                 let mut b0 = [0.0f32; L];
                 let mut b1 = [0.0f32; L];
                 self.ltp.clone().predict(lags, [1.0, 0.0], &mut b0);
                 self.ltp.clone().predict(lags, [0.0, 1.0], &mut b1);
-                let y0 = convolve(&h, &b0);
-                let y1 = convolve(&h, &b1);
-                let (c0, c1) = (dot(&x, &y0), dot(&x, &y1));
-                let (e00, e01, e11) = (dot(&y0, &y0), dot(&y0, &y1), dot(&y1, &y1));
-                let mut best = (f32::MAX, 0usize, [0.0f32; 2]);
+                y0 = convolve(&h, &b0);
+                y1 = convolve(&h, &b1);
+            }
+            let (c0, c1) = (dot(&x, &y0), dot(&x, &y1));
+            let (e00, e01, e11) = (dot(&y0, &y0), dot(&y0, &y1), dot(&y1, &y1));
+            let acb_err = |g: [f32; 2]| {
+                -2.0 * (g[0] * c0 + g[1] * c1)
+                    + g[0] * g[0] * e00
+                    + 2.0 * g[0] * g[1] * e01
+                    + g[1] * g[1] * e11
+            };
+            let mut acb = (f32::MAX, 0usize, [0.0f32; 2]);
+            if voiced {
                 for (i, row) in ACB_GAIN_CB_Q14.iter().enumerate() {
                     let g = acb_gains([i32::from(row[0]), i32::from(row[1])], bitrate);
-                    let err = -2.0 * (g[0] * c0 + g[1] * c1)
-                        + g[0] * g[0] * e00
-                        + 2.0 * g[0] * g[1] * e01
-                        + g[1] * g[1] * e11;
-                    if err < best.0 {
-                        best = (err, i, g);
+                    let err = acb_err(g);
+                    if err < acb.0 {
+                        acb = (err, i, g);
                     }
                 }
-                choice.acb_gain_idx[sf] = best.1 as u8;
-                let g = best.2;
-                for ((xn, &p), &q) in x.iter_mut().zip(&y0).zip(&y1) {
-                    *xn -= g[0] * p + g[1] * q;
-                }
+                choice.acb_gain_idx[sf] = acb.1 as u8;
             }
 
             let n = usize::from(input.pulses[sf]);
             if n > 0 {
+                // Pulses against the target left by the provisional ACB choice.
+                let mut x2 = x;
+                for ((xn, &p), &q) in x2.iter_mut().zip(&y0).zip(&y1) {
+                    *xn -= acb.2[0] * p + acb.2[1] * q;
+                }
                 let pulses = &mut choice.pulses[span.clone()];
-                let (c, e) = search_pulses(&h, &x, n, pulses, scratch);
-                let g = if e > 0.0 { (c / e).max(1e-9) } else { 1e-9 };
-                let idx = quantise_fcb_gain(voiced, g, c, e);
-                choice.fcb_gain_idx[sf] = idx;
+                search_pulses(&h, &x2, n, pulses, scratch);
+                // Then both gains jointly: for each ACB row, the best quantised FCB gain.
+                let mut c = [0.0f32; L];
+                for (ci, &p) in c.iter_mut().zip(pulses.iter()) {
+                    *ci = f32::from(p);
+                }
+                let yc = convolve(&h, &c);
+                let (cx, ee) = (dot(&x, &yc), dot(&yc, &yc));
+                let (e0c, e1c) = (dot(&y0, &yc), dot(&y1, &yc));
+                let mut best = (f32::MAX, 0usize, 0u8);
+                let rows = if voiced { ACB_GAIN_CB_Q14.len() } else { 1 };
+                for (i, row) in ACB_GAIN_CB_Q14.iter().enumerate().take(rows) {
+                    let g = if voiced {
+                        acb_gains([i32::from(row[0]), i32::from(row[1])], bitrate)
+                    } else {
+                        [0.0; 2]
+                    };
+                    // Correlation of the FCB response with what the ACB leaves.
+                    let cr = cx - g[0] * e0c - g[1] * e1c;
+                    let gc = if ee > 0.0 { (cr / ee).max(1e-9) } else { 1e-9 };
+                    let idx = quantise_fcb_gain(voiced, gc, cr, ee);
+                    let q = fcb_gain(voiced, usize::from(idx));
+                    let err = acb_err(g) - 2.0 * q * cr + q * q * ee;
+                    if err < best.0 {
+                        best = (err, i, idx);
+                    }
+                }
+                if voiced {
+                    choice.acb_gain_idx[sf] = best.1 as u8;
+                }
+                choice.fcb_gain_idx[sf] = best.2;
             }
 
             // The decoder's steps for this subframe.
@@ -318,23 +356,19 @@ impl Mirror {
             for (e, n) in exc.iter_mut().zip(&noise) {
                 *e += n;
             }
-            let mut out = [0.0f32; L];
-            self.lpc.filter(a, &exc, &mut out);
+            self.lpc.filter(a, &exc, &mut recon[span_out(sf)]);
         }
         *fcb_gain_idx = choice.fcb_gain_idx;
         choice
     }
 }
 
-/// Greedy placement of `n` unit pulses in one subframe; returns the final correlation with the
-/// target and the energy of the filtered pulse vector.
-fn search_pulses(
-    h: &[f32; L],
-    x: &[f32; L],
-    n: usize,
-    pulses: &mut [i8],
-    scratch: &mut Scratch,
-) -> (f32, f32) {
+fn span_out(sf: usize) -> core::ops::Range<usize> {
+    sf * L..(sf + 1) * L
+}
+
+/// Greedy placement of `n` unit pulses in one subframe.
+fn search_pulses(h: &[f32; L], x: &[f32; L], n: usize, pulses: &mut [i8], scratch: &mut Scratch) {
     // Backward-filtered target and the impulse-response correlations.
     let mut d = [0.0f32; L];
     for (i, di) in d.iter_mut().enumerate() {
@@ -394,7 +428,6 @@ fn search_pulses(
             pulses[p] += s;
         }
     }
-    (c, e)
 }
 
 /// The FCB gain index whose gain minimises `-2 g c + g^2 e` near the optimum `g`.
