@@ -18,7 +18,8 @@
 use libm::log10f;
 
 use crate::mlow::excitation::{
-    Ltp, SUBFRAME_LEN, acb_gains, block_lag, fcb_gain, normalized_bitrate, write_pulses,
+    FCB_GAINS_UNVOICED, FCB_GAINS_VOICED, Ltp, SUBFRAME_LEN, acb_gains, block_lag, fcb_gain,
+    normalized_bitrate, write_pulses,
 };
 use crate::mlow::lsf::{FrameLpc, LsfDecoder};
 use crate::mlow::noise::{NoiseInput, NoiseState, residual_energy};
@@ -48,18 +49,22 @@ pub struct Mirror {
     lpc: LpcSynth,
 }
 
-/// Scratch for the fixed-codebook search, kept out of the stack frame (13 KB).
+/// Scratch for the fixed-codebook search, kept out of the stack frame (26 KB).
 #[derive(Clone, Debug)]
 pub struct Scratch {
-    /// Correlations of the weighted impulse response, `phi[i][j]` for `j >= i`, row-major upper
-    /// triangle.
-    phi: [f32; L * (L + 1) / 2],
+    /// Correlations of the weighted impulse response, `phi[i][j]` (symmetric, both halves).
+    phi: [[f32; L]; L],
+    /// The voiced and unvoiced FCB gain tables (the search's copy of [`fcb_gain`]).
+    gains_voiced: [f32; FCB_GAINS_VOICED],
+    gains_unvoiced: [f32; FCB_GAINS_UNVOICED],
 }
 
 impl Default for Scratch {
     fn default() -> Self {
         Self {
-            phi: [0.0; L * (L + 1) / 2],
+            phi: [[0.0; L]; L],
+            gains_voiced: core::array::from_fn(|i| fcb_gain(true, i)),
+            gains_unvoiced: core::array::from_fn(|i| fcb_gain(false, i)),
         }
     }
 }
@@ -171,11 +176,6 @@ fn convolve(h: &[f32; L], x: &[f32; L]) -> [f32; L] {
 
 fn dot(a: &[f32], b: &[f32]) -> f32 {
     a.iter().zip(b).map(|(x, y)| x * y).sum()
-}
-
-/// Index into the upper-triangle correlation store, `i <= j`.
-fn tri(i: usize, j: usize) -> usize {
-    i * L - i * (i + 1) / 2 + j
 }
 
 impl Mirror {
@@ -309,8 +309,12 @@ impl Mirror {
                     // Correlation of the FCB response with what the ACB leaves.
                     let cr = cx - g[0] * e0c - g[1] * e1c;
                     let gc = if ee > 0.0 { (cr / ee).max(1e-9) } else { 1e-9 };
-                    let idx = quantise_fcb_gain(voiced, gc, cr, ee);
-                    let q = fcb_gain(voiced, usize::from(idx));
+                    let idx = quantise_fcb_gain(scratch, voiced, gc, cr, ee);
+                    let q = if voiced {
+                        scratch.gains_voiced[usize::from(idx)]
+                    } else {
+                        scratch.gains_unvoiced[usize::from(idx)]
+                    };
                     let err = acb_err(g) - 2.0 * q * cr + q * q * ee;
                     if err < best.0 {
                         best = (err, i, idx);
@@ -374,50 +378,49 @@ fn search_pulses(h: &[f32; L], x: &[f32; L], n: usize, pulses: &mut [i8], scratc
     for (i, di) in d.iter_mut().enumerate() {
         *di = dot(&x[i..], &h[..L - i]);
     }
+    // phi[i][i + lag] = sum_{k <= L-1-(i+lag)} h[k] h[k + lag]; built from the end.
+    let phi = &mut scratch.phi;
     for lag in 0..L {
         let mut acc = 0.0f32;
-        // phi[i][i + lag] = sum_{k <= L-1-(i+lag)} h[k] h[k + lag]; fill from the end.
-        let mut k = 0;
-        let mut i = L - lag;
-        while i > 0 {
-            i -= 1;
+        for k in 0..L - lag {
+            let i = L - lag - 1 - k;
             acc += h[k] * h[k + lag];
-            k += 1;
-            scratch.phi[tri(i, i + lag)] = acc;
+            phi[i][i + lag] = acc;
+            phi[i + lag][i] = acc;
         }
+    }
+    // Each position's pulse takes the sign of its correlation, so adding one raises the
+    // correlation by |d[i]| and stacked pulses never cancel.
+    let mut sign = [0.0f32; L];
+    let mut gain = [0.0f32; L];
+    for ((s, g), &di) in sign.iter_mut().zip(gain.iter_mut()).zip(&d) {
+        *s = if di >= 0.0 { 1.0 } else { -1.0 };
+        *g = di.abs();
     }
     let mut r = [0.0f32; L];
     let (mut c, mut e) = (0.0f32, 0.0f32);
     for _ in 0..n {
-        let mut best = (-1.0f32, usize::MAX, 0i8);
+        // Maximise (c + |d_i|)^2 / e_i without dividing: compare cross-multiplied.
+        let (mut best, mut best_num, mut best_den) = (usize::MAX, 0.0f32, 1.0f32);
         for i in 0..L {
-            let s: i8 = if d[i] >= 0.0 { 1 } else { -1 };
-            if pulses[i] != 0 && (pulses[i] > 0) != (s > 0) || pulses[i].unsigned_abs() >= 100 {
-                continue;
-            }
-            let sf = f32::from(s);
-            let c2 = c + sf * d[i];
-            let e2 = e + 2.0 * sf * r[i] + scratch.phi[tri(i, i)];
-            let score = if e2 > 0.0 && c2 > 0.0 {
-                c2 * c2 / e2
-            } else {
-                0.0
-            };
-            if score > best.0 {
-                best = (score, i, s);
+            let c2 = c + gain[i];
+            let e2 = e + 2.0 * sign[i] * r[i] + phi[i][i];
+            let num = c2 * c2;
+            if e2 > 0.0 && num * best_den > best_num * e2 {
+                (best, best_num, best_den) = (i, num, e2);
             }
         }
-        let (_, p, s) = best;
-        if p == usize::MAX {
+        if best == usize::MAX {
             break;
         }
-        let sf = f32::from(s);
-        c += sf * d[p];
-        e += 2.0 * sf * r[p] + scratch.phi[tri(p, p)];
-        for (j, rj) in r.iter_mut().enumerate() {
-            *rj += sf * scratch.phi[tri(p.min(j), p.max(j))];
+        let p = best;
+        let sf = sign[p];
+        c += gain[p];
+        e += 2.0 * sf * r[p] + phi[p][p];
+        for (rj, &pj) in r.iter_mut().zip(&phi[p]) {
+            *rj += sf * pj;
         }
-        pulses[p] += s;
+        pulses[p] += sf as i8;
     }
     // Budget left unplaced (pathological input): park the rest on the strongest position.
     let placed: usize = pulses.iter().map(|p| usize::from(p.unsigned_abs())).sum();
@@ -431,7 +434,7 @@ fn search_pulses(h: &[f32; L], x: &[f32; L], n: usize, pulses: &mut [i8], scratc
 }
 
 /// The FCB gain index whose gain minimises `-2 g c + g^2 e` near the optimum `g`.
-fn quantise_fcb_gain(voiced: bool, g: f32, c: f32, e: f32) -> u8 {
+fn quantise_fcb_gain(scratch: &Scratch, voiced: bool, g: f32, c: f32, e: f32) -> u8 {
     let db = 20.0 * log10f(g);
     let (centre, max) = if voiced {
         (((db + 100.0) / 3.0) as i32, 33)
@@ -441,7 +444,11 @@ fn quantise_fcb_gain(voiced: bool, g: f32, c: f32, e: f32) -> u8 {
     let mut best = (f32::MAX, 0);
     for i in centre - 1..=centre + 2 {
         let i = i.clamp(0, max);
-        let q = fcb_gain(voiced, i as usize);
+        let q = if voiced {
+            scratch.gains_voiced[i as usize]
+        } else {
+            scratch.gains_unvoiced[i as usize]
+        };
         let err = -2.0 * q * c + q * q * e;
         if err < best.0 {
             best = (err, i);
