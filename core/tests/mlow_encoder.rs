@@ -218,3 +218,66 @@ fn local_decoder_matches_the_decoder_exactly() {
     }
     assert!(voiced > 0 && voiced < total, "{voiced} voiced of {total}");
 }
+
+/// Discontinuous transmission over a speech / silence mix: the silent stretch (low-level noise)
+/// sends only SID packets, one per `sid_interval_packets`, which our decoder turns into comfort
+/// noise, and the mix costs well under the active bitrate.
+#[test]
+fn dtx_sends_sparse_sid_packets_in_silence() {
+    use wacall_core::mlow::toc::Toc;
+
+    let speech = fixture("en-female.wav");
+    let speech = &speech[..speech.len().min(if cfg!(debug_assertions) {
+        32_000
+    } else {
+        usize::MAX
+    })];
+    // Speech, 3 s of silence, speech again, all over a faint noise floor (about -66 dBFS, as
+    // from a microphone; the VAD tracks the floor).
+    let mut pcm: Vec<i16> = speech.to_vec();
+    pcm.extend(std::iter::repeat_n(0, 48_000));
+    pcm.extend_from_slice(speech);
+    let mut seed = 0x1234_5678u32;
+    for s in pcm.iter_mut() {
+        seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+        *s = s.saturating_add(((seed >> 16) as i16) >> 10);
+    }
+    let config = Config::default();
+    let mut enc = Encoder::new(config);
+    let mut dec = Decoder::new();
+    let mut buf = [0u8; MAX_PACKET_BYTES];
+    let mut out = [0i16; 960];
+    let (mut sid, mut skipped, mut speech_pkts, mut bytes) = (0, 0, 0, 0);
+    // The VAD hang-over and one hang-over packet come first.
+    let silence = speech.len() / 960 + 4..(speech.len() + 48_000) / 960;
+    for (n, chunk) in pcm.chunks_exact(960).enumerate() {
+        let len = enc.encode(chunk, &mut buf).expect("encode");
+        bytes += len;
+        if len == 0 {
+            skipped += 1;
+            dec.decode_lost(&mut out);
+            continue;
+        }
+        dec.decode(&buf[..len], &mut out).expect("decodable");
+        let Toc::Smpl(toc) = Toc::parse(buf[0]) else {
+            panic!("MLow TOC")
+        };
+        if toc.sid {
+            sid += 1;
+            assert!(len <= 12, "SID packet of {len} bytes");
+        } else {
+            speech_pkts += 1;
+            assert!(!silence.contains(&n), "packet {n} in silence is not a SID");
+        }
+    }
+    let seconds = pcm.len() as f32 / 16_000.0;
+    let kbps = bytes as f32 * 8.0 / seconds / 1000.0;
+    eprintln!(
+        "DTX mix {seconds:.1} s: {speech_pkts} speech packets, {sid} SID, {skipped} not sent, \
+         {kbps:.2} kbit/s"
+    );
+    assert!(
+        sid >= 3 && skipped > 5 * sid / 2,
+        "{sid} SID, {skipped} skipped"
+    );
+}
