@@ -23,7 +23,9 @@
 //!
 //! The encoder's analysis front end:
 //! - [`analysis`]: VAD, input high-pass, LPC front end, A → NLSF, LSF quantiser, perceptual model,
-//!   pitch estimator and voicing classifier, each pinned to the reference encoder's dumps.
+//!   pitch estimator and voicing classifier, each pinned to the reference encoder's dumps;
+//! - [`encoder`]: the encoder proper ([`encoder::Encoder`]): LSF quantisation, closed-loop CELP
+//!   against a mirror of the decoder, rate control, hang-over, DTX with SID packets.
 //!
 //! The reference synthesis is single-precision float built with fast-math; the float stages are
 //! f32 (through `libm`) and pinned to the reference dumps within stated tolerances. Each keeps its
