@@ -436,14 +436,10 @@ impl Encoder {
             let scale = [0.1f32, 0.5, 1.0][class_idx];
             let total = ((self.pulse_budget * scale) as u32).min(MAX_PULSES[class_idx]);
             let cap = MAX_PULSES[class_idx] / SUBFRAMES as u32;
-            let mut pulses = [0u8; SUBFRAMES];
-            for (k, p) in pulses.iter_mut().enumerate() {
-                let share = total / SUBFRAMES as u32 + u32::from((k as u32) < total % 4);
-                *p = share.min(cap) as u8;
-            }
             let frame_speech: &[f32; FRAME_LEN] = speech[f * FRAME_LEN..(f + 1) * FRAME_LEN]
                 .try_into()
                 .unwrap_or(&[0.0; FRAME_LEN]);
+            let pulses = split_pulses(frame_speech, &self.history, &fa.lpc.a, total, cap);
             let input = FrameInput {
                 speech: frame_speech,
                 history: &self.history,
@@ -542,6 +538,60 @@ impl Encoder {
             ..EMPTY_FRAME
         }
     }
+}
+
+/// Splits a frame's pulse budget over its subframes in proportion to the fourth root of the energy
+/// of each subframe's LPC residual (flatter than the amplitude; measured best on PESQ), at most
+/// `cap` each.
+fn split_pulses(
+    speech: &[f32; FRAME_LEN],
+    history: &[f32; ORDER],
+    a: &[f32; ORDER + 1],
+    total: u32,
+    cap: u32,
+) -> [u8; SUBFRAMES] {
+    let sub = FRAME_LEN / SUBFRAMES;
+    let mut weight = [0f32; SUBFRAMES];
+    for (sf, w) in weight.iter_mut().enumerate() {
+        let mut e = 1e-9f32;
+        for t in sf * sub..(sf + 1) * sub {
+            let mut r = speech[t];
+            for (k, &ak) in a.iter().enumerate().skip(1) {
+                r += ak
+                    * if t >= k {
+                        speech[t - k]
+                    } else {
+                        history[ORDER + t - k]
+                    };
+            }
+            e += r * r;
+        }
+        *w = libm::sqrtf(libm::sqrtf(e));
+    }
+    let sum: f32 = weight.iter().sum();
+    let mut out = [0u8; SUBFRAMES];
+    let mut given = 0;
+    for (o, w) in out.iter_mut().zip(&weight) {
+        let share = ((total as f32 * w / sum) as u32).min(cap);
+        *o = share as u8;
+        given += share;
+    }
+    // The remainder one by one to the subframes with room, strongest first.
+    let mut order = [0usize, 1, 2, 3];
+    order.sort_unstable_by(|&x, &y| weight[y].total_cmp(&weight[x]));
+    while given < total {
+        let before = given;
+        for &k in &order {
+            if given < total && u32::from(out[k]) < cap {
+                out[k] += 1;
+                given += 1;
+            }
+        }
+        if given == before {
+            break;
+        }
+    }
+    out
 }
 
 const EMPTY_FRAME: FrameParams = FrameParams {
