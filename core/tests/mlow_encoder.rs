@@ -117,7 +117,15 @@ fn every_packet_passes_the_reference_endpoint_check() {
 #[test]
 fn quality_on_speech_fixtures() {
     // Thresholds per fixture at ~19 and ~9 kbit/s (measured minus a margin).
-    for (name, min19, min9) in [("en-female.wav", 0.0, 0.0), ("de-male.wav", 0.0, 0.0)] {
+    let cases = [("en-female.wav", 2.80, 1.97), ("de-male.wav", 2.78, 1.95)];
+    // Debug builds score one fixture (the encoder is slow unoptimised); release builds both.
+    let cases = if cfg!(debug_assertions) {
+        eprintln!("debug build: scoring en-female.wav only");
+        &cases[..1]
+    } else {
+        &cases[..]
+    };
+    for &(name, min19, min9) in cases {
         let pcm = fixture(name);
         let (q19, k19) = score(&pcm, active(19_000));
         let (q9, k9) = score(&pcm, active(9_000));
