@@ -25,11 +25,11 @@
 //!
 //! Nothing allocates; the state is one fixed-size struct ([`Encoder::STATE_BYTES`], 51 376 bytes:
 //! analysis front end 10.5 KB, its per-packet results 6 KB, decoder mirror 1.9 KB, search scratch
-//! 26 KB, 20 ms packet queue 3.2 KB). Cost on `synth_mic.raw`: about 5.1 M instructions per 60 ms
+//! 26 KB, 20 ms packet queue 3.2 KB). Cost on `synth_mic.raw`: about 5.2 M instructions per 60 ms
 //! packet (callgrind, `examples/mlow_encoder_profile.rs`), of which the analysis front end is 2.9 M.
 //!
 //! Quality (PESQ-WB of our decoder's output against the input, `tests/mlow_encoder.rs`): 2.7–3.4
-//! on the speech fixtures at a 19 kbit/s target, 1.8–2.6 at 9 kbit/s.
+//! on the speech fixtures at a 19 kbit/s target, 1.9–2.6 at 9 kbit/s.
 //!
 //! The media engine's encoder trait is not on main yet; [`Encoder::encode`] has the shape it is
 //! expected to take (PCM block in, payload out, 0 for "nothing to send").
