@@ -10,10 +10,8 @@ use wacall_core::mlow::analysis::lpc::{self, LPC_BUF_LEN, SPECTRUM_LEN};
 use wacall_core::mlow::analysis::nlsf::a_to_nlsf;
 use wacall_core::mlow::analysis::perceptual::{PerceptualModel, WeightedSpeech};
 use wacall_core::mlow::analysis::pitch::PitchEstimator;
+use wacall_core::mlow::analysis::pitch::PitchTables;
 use wacall_core::mlow::analysis::vad::Vad;
-
-#[path = "../tests/support/pitch_seed.rs"]
-mod pitch_seed;
 
 fn packets() -> Option<Vec<[i16; PACKET_LEN]>> {
     let path = wacall_testkit::shared_file("mlow_analysis bench", "mlow/synth_mic.raw")?;
@@ -27,10 +25,10 @@ fn packets() -> Option<Vec<[i16; PACKET_LEN]>> {
 }
 
 fn bench(c: &mut Criterion) {
-    let (Some(t), Some(pcm)) = (pitch_seed::load_tables("mlow_analysis bench"), packets()) else {
+    let Some(pcm) = packets() else {
         return;
     };
-    let tables = t.view();
+    let tables = PitchTables::builtin();
     // Packets 10..18 mix voiced speech-like and noise-like content; prime the state on 0..10.
     let mut analyser = Analyser::new();
     let mut out = Box::<PacketAnalysis>::default();

@@ -10,21 +10,16 @@
 
 use wacall_core::mlow::analysis::PACKET_LEN;
 use wacall_core::mlow::analysis::analyser::{Analyser, PacketAnalysis};
-
-#[path = "../tests/support/pitch_seed.rs"]
-mod pitch_seed;
+use wacall_core::mlow::analysis::pitch::PitchTables;
 
 fn main() {
     let n: usize = std::env::args()
         .nth(1)
         .map_or(110, |a| a.parse().expect("packet count"));
-    let Some(t) = pitch_seed::load_tables("mlow_analysis_profile") else {
-        return;
-    };
     let path = wacall_testkit::shared_file("mlow_analysis_profile", "mlow/synth_mic.raw")
         .expect("synth_mic.raw");
     let bytes = std::fs::read(path).expect("readable synth_mic.raw");
-    let tables = t.view();
+    let tables = PitchTables::builtin();
     let mut analyser = Analyser::new();
     let mut out = Box::<PacketAnalysis>::default();
     let mut voiced = 0;

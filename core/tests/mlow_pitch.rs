@@ -2,18 +2,17 @@
 //! encoder's dump on `synth_mic.raw` (`pitchio_ground_truth.json`: the weighted speech and spectrum
 //! fed in, the lags chosen).
 //!
-//! The estimator takes its tables as a view; the codec's decoder owns the real expansion of the
-//! pitch ROM (`pitch_seed.bin`). To test the estimator on its own, `support/pitch_seed.rs` carries a
-//! minimal test-side expansion, checked here against the FNV-1a digest that an independent
-//! implementation (whatsapp-rust, `pitch_seed_build_golden_checksum`) publishes for the same tables.
+//! The estimator reads the codec's generated pitch tables through [`PitchTables::builtin`], checked
+//! here against the FNV-1a digest that an independent implementation (whatsapp-rust,
+//! `pitch_seed_build_golden_checksum`) publishes for the same tables (`support/pitch_seed.rs`).
 
 #[path = "support/pitch_seed.rs"]
 mod pitch_seed;
 
-use pitch_seed::{load_tables, reference_digest};
+use pitch_seed::reference_digest;
 use serde_json::Value;
 use wacall_core::mlow::analysis::lpc::SPECTRUM_LEN;
-use wacall_core::mlow::analysis::pitch::{LAG_BLOCKS, LTP_BUF_LEN, PitchEstimator};
+use wacall_core::mlow::analysis::pitch::{LAG_BLOCKS, LTP_BUF_LEN, PitchEstimator, PitchTables};
 
 fn f32s(v: &Value) -> Vec<f32> {
     v.as_array()
@@ -26,15 +25,12 @@ fn f32s(v: &Value) -> Vec<f32> {
 #[test]
 fn pitch_estimator_matches_reference() {
     let test = "pitch_estimator_matches_reference";
-    let Some(t) = load_tables(test) else {
-        return;
-    };
+    let tables = PitchTables::builtin();
     assert_eq!(
-        reference_digest(&t),
+        reference_digest(&tables),
         0x21ce_965d_809c_8048,
-        "test-side pitch table expansion"
+        "generated pitch tables"
     );
-    let tables = t.view();
     let Some(path) = wacall_testkit::shared_file(test, "mlow/pitchio_ground_truth.json") else {
         return;
     };
@@ -101,15 +97,14 @@ fn analyser_matches_reference_end_to_end() {
     use wacall_core::mlow::analysis::analyser::{Analyser, PacketAnalysis};
 
     let test = "analyser_matches_reference_end_to_end";
-    let (Some(t), Some(pcm_path), Some(pitch_path), Some(sig_path)) = (
-        load_tables(test),
+    let (Some(pcm_path), Some(pitch_path), Some(sig_path)) = (
         wacall_testkit::shared_file(test, "mlow/synth_mic.raw"),
         wacall_testkit::shared_file(test, "mlow/pitchio_ground_truth.json"),
         wacall_testkit::shared_file(test, "mlow/sigmode_ground_truth.json"),
     ) else {
         return;
     };
-    let tables = t.view();
+    let tables = PitchTables::builtin();
     let load = |p: std::path::PathBuf| -> Vec<Value> {
         serde_json::from_str(&std::fs::read_to_string(p).expect("readable")).expect("JSON")
     };
@@ -212,11 +207,7 @@ fn analyser_survives_extreme_input() {
     use wacall_core::mlow::analysis::PACKET_LEN;
     use wacall_core::mlow::analysis::analyser::{Analyser, PacketAnalysis};
 
-    let test = "analyser_survives_extreme_input";
-    let Some(t) = load_tables(test) else {
-        return;
-    };
-    let tables = t.view();
+    let tables = PitchTables::builtin();
     let mut seed = 0x2545_f491u32;
     let mut noise = move || {
         seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);

@@ -18,12 +18,14 @@
 //! - [`synth`]: the order-16 LPC synthesis filter;
 //! - [`postfilter`]: the per-frame HP (pitch) post-filter and the per-packet harmonic post-filter.
 //!
-//! The encoder's analysis front end:
-//! - [`analysis`]: VAD, input high-pass, LPC front end, A → NLSF, LSF quantiser, perceptual model,
-//!   pitch estimator and voicing classifier, each pinned to the reference encoder's dumps.
+//! [`decoder`] chains the decoder stages into the packet decoder ([`Decoder`]) with comfort noise
+//! and packet-loss concealment.
 //!
-//! [`decoder`] chains the decoder stages into the packet decoder ([`Decoder`]) with comfort noise and
-//! packet-loss concealment.
+//! The encoder:
+//! - [`analysis`]: VAD, input high-pass, LPC front end, A → NLSF, LSF quantiser, perceptual model,
+//!   pitch estimator and voicing classifier, each pinned to the reference encoder's dumps;
+//! - [`encoder`]: the encoder proper ([`encoder::Encoder`]): LSF quantisation, closed-loop CELP
+//!   against a mirror of the decoder, rate control, hang-over, DTX with SID packets.
 //!
 //! The reference synthesis is single-precision float built with fast-math; the float stages are
 //! f32 (through `libm`) and pinned to the reference dumps within stated tolerances. Each keeps its
@@ -32,6 +34,7 @@
 
 pub mod analysis;
 pub mod decoder;
+pub mod encoder;
 pub mod excitation;
 pub mod lsf;
 pub mod noise;

@@ -76,6 +76,86 @@ pub struct LsfCodebook<'a> {
     pub level_bits: &'a [f32],
 }
 
+impl LsfCodebook<'static> {
+    /// The full-rate codebook of one voicing class over the codec's generated LSF tables
+    /// ([`crate::mlow::tables::lsf`]).
+    pub fn builtin(voiced: bool) -> Self {
+        use crate::mlow::tables::lsf as t;
+        let v = usize::from(voiced);
+        LsfCodebook {
+            half_centroids: &t::CB_HALF[v],
+            centroid_metric: &t::CB_CINV[v],
+            inverse_covariance: &BUILTIN_INVERSE_COVARIANCE[v],
+            rotation: &t::WE[v],
+            inverse_rotation: &t::WIE[v],
+            cond_rotation: &t::ROT_COND[v][0],
+            centroid_bits: &t::ST1_BITS[v],
+            cond_centroid_bits: &t::ST1_COND_BITS[v],
+            mean: &t::MEAN[v],
+            cond_regularisation: t::REG_COND[v],
+            min_spacing: &t::MIN_DIST[v],
+            step: t::QSTEP[v][0],
+            stage2: &BUILTIN_STAGE2[v],
+            levels: &t::ST2_VALUE,
+            level_bits: &t::ST2_BITS,
+        }
+    }
+}
+
+/// The inverse covariance per voicing as a full symmetric matrix, unpacked at compile time from
+/// the generated lower triangle.
+static BUILTIN_INVERSE_COVARIANCE: [[[f32; N]; N]; 2] = {
+    use crate::mlow::tables::lsf as t;
+    let mut out = [[[0f32; N]; N]; 2];
+    let mut v = 0;
+    while v < 2 {
+        let mut p = 0;
+        let mut i = 0;
+        while i < N {
+            let mut j = 0;
+            while j <= i {
+                out[v][i][j] = t::C_INV[v][p];
+                out[v][j][i] = t::C_INV[v][p];
+                p += 1;
+                j += 1;
+            }
+            i += 1;
+        }
+        v += 1;
+    }
+    out
+};
+
+/// The full-rate stage-2 ranges per voicing, built at compile time from the generated level
+/// counts, lowest indices and value offsets.
+static BUILTIN_STAGE2: [[[Stage2Coeff; N]; CENTROIDS + 1]; 2] = {
+    use crate::mlow::tables::lsf as t;
+    let mut out = [[[Stage2Coeff {
+        first: 0,
+        min_index: 0,
+        max_index: 0,
+    }; N]; CENTROIDS + 1]; 2];
+    let mut v = 0;
+    while v < 2 {
+        let mut c = 0;
+        while c <= CENTROIDS {
+            let mut i = 0;
+            while i < N {
+                let lo = t::ST2_MIN_QI[v][0][c][i];
+                out[v][c][i] = Stage2Coeff {
+                    first: t::ST2_VALUE_AT[v][0][c][i],
+                    min_index: lo,
+                    max_index: lo + t::ST2_LEVELS[v][0][c][i] as i8 - 1,
+                };
+                i += 1;
+            }
+            c += 1;
+        }
+        v += 1;
+    }
+    out
+};
+
 /// The chosen indices and the LSFs they stand for.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct LsfQuantized {

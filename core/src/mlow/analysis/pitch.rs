@@ -144,6 +144,47 @@ pub struct PitchTables<'a> {
     pub delta_lag_cdf: &'a [u16],
 }
 
+impl PitchTables<'static> {
+    /// The view over the codec's generated pitch tables ([`crate::mlow::tables::pitch`]),
+    /// with the delta-lag table of mode 1 (the one the search prices lags with).
+    pub fn builtin() -> Self {
+        use crate::mlow::tables::pitch as t;
+        PitchTables {
+            blocksegs: &BUILTIN_BLOCKSEGS,
+            blockseg_symbol: &t::CONTOUR_ID,
+            track_blocksegs: &t::TRACK_IX,
+            first_range_symbols: &t::FIRST_BLOCK_RANGE,
+            blockseg_cdf: &t::CONTOUR_CDF,
+            range_transition_cdf: &t::BLOCK_TRANSITION_CDF,
+            delta_lag_cdf: &t::DELTA_LAG_CDF[1],
+        }
+    }
+}
+
+/// The 217 block segmentations in the estimator's layout, built at compile time from the
+/// generated contour tables (segment count, lag range and span of each segment).
+static BUILTIN_BLOCKSEGS: [BlockSeg; 217] = {
+    use crate::mlow::tables::pitch as t;
+    let mut out = [BlockSeg {
+        len: 0,
+        ranges: [0; MAX_SEGMENTS],
+        spans: [0; MAX_SEGMENTS],
+    }; 217];
+    let mut c = 0;
+    while c < 217 {
+        let len = t::CONTOUR_SEGMENTS[c];
+        out[c].len = len;
+        let mut k = 0;
+        while k < len as usize && k < MAX_SEGMENTS {
+            out[c].ranges[k] = t::CONTOUR_BLOCK[c][k];
+            out[c].spans[k] = t::CONTOUR_LEN[c][k];
+            k += 1;
+        }
+        c += 1;
+    }
+    out
+};
+
 /// The estimator's memory across internal frames.
 #[derive(Clone, Debug)]
 pub struct PitchEstimator {

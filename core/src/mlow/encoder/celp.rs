@@ -1,0 +1,458 @@
+//! Closed-loop CELP coding of one 20 ms internal frame against a mirror of the decoder's
+//! synthesis state.
+//!
+//! Per subframe: the target is the high-passed speech minus the zero-input response of the
+//! decoder's LPC synthesis filter, weighted by `W(z) = A(z/0.92) / A(z/0.6)` (A: the unquantised
+//! analysis predictor). Voiced subframes first pick the ACB gain codebook row that best matches
+//! the target with the two long-term-predictor bases the decoder will build from its own history;
+//! then the fixed codebook places the subframe's pulse budget greedily (one unit pulse at a time,
+//! maximising the normalised correlation with the remaining target; pulses may stack), and the
+//! FCB gain is the nearest table entry in the squared-error sense. Unvoiced frames code the LPC
+//! residual energy per subframe (frame step + 4-vector shape) for the noise generator, plus
+//! pulses when the budget allows.
+//!
+//! After each subframe's choice the mirror runs exactly the decoder's per-subframe steps
+//! ([`crate::mlow::synth::LowBand::frame`] without its output post-filter), so the next search
+//! starts from the state the decoder will be in.
+
+use libm::log10f;
+
+use crate::mlow::excitation::{
+    FCB_GAINS_UNVOICED, FCB_GAINS_VOICED, Ltp, SUBFRAME_LEN, acb_gains, block_lag, fcb_gain,
+    normalized_bitrate, write_pulses,
+};
+use crate::mlow::lsf::{FrameLpc, LsfDecoder};
+use crate::mlow::noise::{NoiseInput, NoiseState, residual_energy};
+use crate::mlow::params::{FRAME_LEN, ORDER, SUBFRAMES};
+use crate::mlow::synth::LpcSynth;
+use crate::mlow::tables::cc::{ACB_GAIN_CB_Q14, NRGRES_SHAPE4_Q10, NRGRES_STEP_Q14};
+
+const L: usize = SUBFRAME_LEN;
+/// Weighting filter bandwidth factors (numerator, denominator).
+const GAMMA_NUM: f32 = 0.94;
+const GAMMA_DEN: f32 = 0.6;
+/// Energy floor of the residual-energy quantiser, dB.
+const NRG_FLOOR_DB: i32 = -85;
+/// Frame energy indices of the 4-subframe table.
+const NRG_FRAME_LEVELS: usize = 84;
+
+/// The decoder's synthesis state as the encoder mirrors it: LSF memory, long-term predictor,
+/// noise generator and LPC synthesis filter (the output post-filters do not feed back).
+///
+/// Size: 128 + 1664 + 56 + 64 = 1912 bytes.
+#[derive(Clone, Debug, Default)]
+pub struct Mirror {
+    /// LSF memory (dequantisation predictor and interpolation).
+    pub lsf: LsfDecoder,
+    ltp: Ltp,
+    noise: NoiseState,
+    lpc: LpcSynth,
+}
+
+/// Scratch for the fixed-codebook search, kept out of the stack frame (26 KB).
+#[derive(Clone, Debug)]
+pub struct Scratch {
+    /// Correlations of the weighted impulse response, `phi[i][j]` (symmetric, both halves).
+    phi: [[f32; L]; L],
+    /// The voiced and unvoiced FCB gain tables (the search's copy of [`fcb_gain`]).
+    gains_voiced: [f32; FCB_GAINS_VOICED],
+    gains_unvoiced: [f32; FCB_GAINS_UNVOICED],
+}
+
+impl Default for Scratch {
+    fn default() -> Self {
+        Self {
+            phi: [[0.0; L]; L],
+            gains_voiced: core::array::from_fn(|i| fcb_gain(true, i)),
+            gains_unvoiced: core::array::from_fn(|i| fcb_gain(false, i)),
+        }
+    }
+}
+
+/// What the search needs to know about one frame.
+pub struct FrameInput<'a> {
+    /// High-passed speech of the frame (float, full scale 1).
+    pub speech: &'a [f32; FRAME_LEN],
+    /// The 16 speech samples before the frame, oldest first.
+    pub history: &'a [f32; ORDER],
+    /// The unquantised analysis predictor (for the weighting filter).
+    pub analysis_a: &'a [f32; ORDER + 1],
+    /// Voiced frames: the half-sample lag index of each 40-sample block.
+    pub lag_half: Option<&'a [u16; 8]>,
+    /// Pulses to place per subframe.
+    pub pulses: [u8; SUBFRAMES],
+}
+
+/// What the search chose for one frame (the caller assembles the frame parameters).
+pub struct FrameChoice {
+    /// Signed pulse amplitudes.
+    pub pulses: [i8; FRAME_LEN],
+    /// FCB gain index per subframe with pulses (others: untouched from the input).
+    pub fcb_gain_idx: [u8; SUBFRAMES],
+    /// Voiced: ACB gain index per subframe.
+    pub acb_gain_idx: [u8; SUBFRAMES],
+    /// Unvoiced: frame energy index, shape index and the per-subframe levels they decode to.
+    pub nrg: Option<(u8, u8, [i32; SUBFRAMES])>,
+}
+
+/// Quantises per-subframe residual levels (dB) to the 4-subframe frame index and shape: the
+/// combination with the least squared dB error. Returns `(frame_qi, shape_qi, levels_q14)`.
+pub fn quantise_residual_db(db: &[f32; SUBFRAMES]) -> (u8, u8, [i32; SUBFRAMES]) {
+    let step = NRGRES_STEP_Q14[2];
+    let floor = NRG_FLOOR_DB << 14;
+    let mut best = (f32::MAX, 0usize, 0usize);
+    for (s, shape) in NRGRES_SHAPE4_Q10.iter().enumerate() {
+        // The best frame index for this shape is the rounded mean offset; check its neighbours.
+        let mut mean = 0.0f32;
+        for (k, &d) in db.iter().enumerate() {
+            let base = (floor + 16 * i32::from(shape[k])) as f32 / 16384.0;
+            mean += d - base;
+        }
+        let centre = (mean / SUBFRAMES as f32 / (step as f32 / 16384.0)) as i32;
+        for q in centre - 1..=centre + 1 {
+            let q = q.clamp(0, NRG_FRAME_LEVELS as i32 - 1);
+            let mut err = 0.0f32;
+            for (k, &d) in db.iter().enumerate() {
+                let lvl = (q * step + floor + 16 * i32::from(shape[k])) as f32 / 16384.0;
+                err += (lvl - d) * (lvl - d);
+            }
+            if err < best.0 {
+                best = (err, q as usize, s);
+            }
+        }
+    }
+    let (_, q, s) = best;
+    let levels =
+        core::array::from_fn(|k| q as i32 * step + floor + 16 * i32::from(NRGRES_SHAPE4_Q10[s][k]));
+    (q as u8, s as u8, levels)
+}
+
+/// `a(z/gamma)`.
+fn bandwidth(a: &[f32; ORDER + 1], gamma: f32) -> [f32; ORDER + 1] {
+    let mut out = [0.0; ORDER + 1];
+    let mut g = 1.0;
+    for (o, &x) in out.iter_mut().zip(a) {
+        *o = x * g;
+        g *= gamma;
+    }
+    out
+}
+
+/// Zero-state `W(z) = num(z) / den(z)` over `x`, in place.
+fn weight(num: &[f32; ORDER + 1], den: &[f32; ORDER + 1], x: &mut [f32; L]) {
+    let input = *x;
+    for n in 0..L {
+        let mut acc = input[n];
+        for k in 1..=ORDER.min(n) {
+            acc += num[k] * input[n - k] - den[k] * x[n - k];
+        }
+        x[n] = acc;
+    }
+}
+
+/// Zero-state LPC synthesis `1 / a(z)` of `x`, in place.
+fn synth(a: &[f32; ORDER + 1], x: &mut [f32; L]) {
+    for n in 0..L {
+        let mut acc = x[n];
+        for k in 1..=ORDER.min(n) {
+            acc -= a[k] * x[n - k];
+        }
+        x[n] = acc;
+    }
+}
+
+/// Truncated convolution `h * x` over one subframe.
+fn convolve(h: &[f32; L], x: &[f32; L]) -> [f32; L] {
+    let mut y = [0.0; L];
+    for (i, &xi) in x.iter().enumerate() {
+        if xi != 0.0 {
+            for (yn, &hk) in y[i..].iter_mut().zip(h) {
+                *yn += xi * hk;
+            }
+        }
+    }
+    y
+}
+
+fn dot(a: &[f32], b: &[f32]) -> f32 {
+    a.iter().zip(b).map(|(x, y)| x * y).sum()
+}
+
+impl Mirror {
+    /// Codes one frame: searches each subframe against the mirror state and advances the mirror
+    /// exactly as the decoder will, writing the decoder's LPC synthesis output (before its
+    /// post-filters) to `recon`. `fcb_gain_idx` carries the packet's previous per-subframe
+    /// FCB gain indices in (the decoder keeps them for subframes without pulses) and the frame's
+    /// out; `nrg_carry` likewise for the residual levels of voiced frames.
+    pub fn code_frame(
+        &mut self,
+        lpc: &FrameLpc,
+        input: &FrameInput<'_>,
+        fcb_gain_idx: &mut [u8; SUBFRAMES],
+        nrg_carry: &mut [i32; SUBFRAMES],
+        scratch: &mut Scratch,
+        recon: &mut [f32; FRAME_LEN],
+    ) -> FrameChoice {
+        let voiced = input.lag_half.is_some();
+        let total: u32 = input.pulses.iter().map(|&n| u32::from(n)).sum();
+        let bitrate = normalized_bitrate(total, FRAME_LEN);
+        let num = bandwidth(input.analysis_a, GAMMA_NUM);
+        let den = bandwidth(input.analysis_a, GAMMA_DEN);
+        let mut choice = FrameChoice {
+            pulses: [0; FRAME_LEN],
+            fcb_gain_idx: *fcb_gain_idx,
+            acb_gain_idx: [0; SUBFRAMES],
+            nrg: None,
+        };
+
+        if !voiced {
+            // LPC residual energy of the speech with the decoder's filters, per subframe.
+            let mut db = [0.0f32; SUBFRAMES];
+            for (sf, d) in db.iter_mut().enumerate() {
+                let a = &lpc.a[sf];
+                let mut e = 0.0f32;
+                for n in 0..L {
+                    let t = sf * L + n;
+                    let mut r = input.speech[t];
+                    for (k, &ak) in a.iter().enumerate().skip(1) {
+                        let past = if t >= k {
+                            input.speech[t - k]
+                        } else {
+                            input.history[ORDER + t - k]
+                        };
+                        r += ak * past;
+                    }
+                    e += r * r;
+                }
+                *d = 10.0 * log10f((e / L as f32).max(1e-12));
+            }
+            let q = quantise_residual_db(&db);
+            *nrg_carry = q.2;
+            choice.nrg = Some(q);
+        }
+
+        for sf in 0..SUBFRAMES {
+            let span = sf * L..(sf + 1) * L;
+            let a = &lpc.a[sf];
+            // Weighted impulse response of the decoder's synthesis filter.
+            let mut h = [0.0f32; L];
+            h[0] = 1.0;
+            synth(a, &mut h);
+            weight(&num, &den, &mut h);
+            // Weighted target: speech minus the synthesis filter's ringing.
+            let mut zir = [0.0f32; L];
+            self.lpc.clone().filter(a, &[0.0; L], &mut zir);
+            let mut x = [0.0f32; L];
+            for ((xn, &s), &z) in x.iter_mut().zip(&input.speech[span.clone()]).zip(&zir) {
+                *xn = s - z;
+            }
+            weight(&num, &den, &mut x);
+
+            let mut lags = [0.0f32; 2];
+            // ACB responses (zero for unvoiced frames) and their correlations.
+            let mut y0 = [0.0f32; L];
+            let mut y1 = [0.0f32; L];
+            if let Some(lag_half) = input.lag_half {
+                lags = [block_lag(lag_half[2 * sf]), block_lag(lag_half[2 * sf + 1])];
+                let mut b0 = [0.0f32; L];
+                let mut b1 = [0.0f32; L];
+                self.ltp.clone().predict(lags, [1.0, 0.0], &mut b0);
+                self.ltp.clone().predict(lags, [0.0, 1.0], &mut b1);
+                y0 = convolve(&h, &b0);
+                y1 = convolve(&h, &b1);
+            }
+            let (c0, c1) = (dot(&x, &y0), dot(&x, &y1));
+            let (e00, e01, e11) = (dot(&y0, &y0), dot(&y0, &y1), dot(&y1, &y1));
+            let acb_err = |g: [f32; 2]| {
+                -2.0 * (g[0] * c0 + g[1] * c1)
+                    + g[0] * g[0] * e00
+                    + 2.0 * g[0] * g[1] * e01
+                    + g[1] * g[1] * e11
+            };
+            let mut acb = (f32::MAX, 0usize, [0.0f32; 2]);
+            if voiced {
+                for (i, row) in ACB_GAIN_CB_Q14.iter().enumerate() {
+                    let g = acb_gains([i32::from(row[0]), i32::from(row[1])], bitrate);
+                    let err = acb_err(g);
+                    if err < acb.0 {
+                        acb = (err, i, g);
+                    }
+                }
+                choice.acb_gain_idx[sf] = acb.1 as u8;
+            }
+
+            let n = usize::from(input.pulses[sf]);
+            if n > 0 {
+                // Pulses against the target left by the provisional ACB choice.
+                let mut x2 = x;
+                for ((xn, &p), &q) in x2.iter_mut().zip(&y0).zip(&y1) {
+                    *xn -= acb.2[0] * p + acb.2[1] * q;
+                }
+                let pulses = &mut choice.pulses[span.clone()];
+                search_pulses(&h, &x2, n, pulses, scratch);
+                // Then both gains jointly: for each ACB row, the best quantised FCB gain.
+                let mut c = [0.0f32; L];
+                for (ci, &p) in c.iter_mut().zip(pulses.iter()) {
+                    *ci = f32::from(p);
+                }
+                let yc = convolve(&h, &c);
+                let (cx, ee) = (dot(&x, &yc), dot(&yc, &yc));
+                let (e0c, e1c) = (dot(&y0, &yc), dot(&y1, &yc));
+                let mut best = (f32::MAX, 0usize, 0u8);
+                let rows = if voiced { ACB_GAIN_CB_Q14.len() } else { 1 };
+                for (i, row) in ACB_GAIN_CB_Q14.iter().enumerate().take(rows) {
+                    let g = if voiced {
+                        acb_gains([i32::from(row[0]), i32::from(row[1])], bitrate)
+                    } else {
+                        [0.0; 2]
+                    };
+                    // Correlation of the FCB response with what the ACB leaves.
+                    let cr = cx - g[0] * e0c - g[1] * e1c;
+                    let gc = if ee > 0.0 { (cr / ee).max(1e-9) } else { 1e-9 };
+                    let idx = quantise_fcb_gain(scratch, voiced, gc, cr, ee);
+                    let q = if voiced {
+                        scratch.gains_voiced[usize::from(idx)]
+                    } else {
+                        scratch.gains_unvoiced[usize::from(idx)]
+                    };
+                    let err = acb_err(g) - 2.0 * q * cr + q * q * ee;
+                    if err < best.0 {
+                        best = (err, i, idx);
+                    }
+                }
+                if voiced {
+                    choice.acb_gain_idx[sf] = best.1 as u8;
+                }
+                choice.fcb_gain_idx[sf] = best.2;
+            }
+
+            // The decoder's steps for this subframe.
+            let mut exc = [0.0f32; L];
+            let gain_idx = usize::from(choice.fcb_gain_idx[sf]);
+            write_pulses(
+                &choice.pulses[span.clone()],
+                fcb_gain(voiced, gain_idx),
+                &mut exc,
+            );
+            if voiced {
+                let row = ACB_GAIN_CB_Q14[usize::from(choice.acb_gain_idx[sf])];
+                let gains = acb_gains([i32::from(row[0]), i32::from(row[1])], bitrate);
+                self.ltp.predict(lags, gains, &mut exc);
+            }
+            self.ltp.push(&exc);
+            let mut noise = [0.0f32; L];
+            let count: u32 = choice.pulses[span]
+                .iter()
+                .map(|p| u32::from(p.unsigned_abs()))
+                .sum();
+            self.noise.generate(
+                &NoiseInput {
+                    excitation: &exc,
+                    voiced,
+                    pulses: count,
+                    residual_energy: residual_energy(nrg_carry[sf], L),
+                    fcb_gain_index: gain_idx,
+                    lsf_low: [lpc.subframe_lsf[sf][0], lpc.subframe_lsf[sf][1]],
+                    normalized_bitrate: bitrate,
+                },
+                &mut noise,
+            );
+            for (e, n) in exc.iter_mut().zip(&noise) {
+                *e += n;
+            }
+            self.lpc.filter(a, &exc, &mut recon[span_out(sf)]);
+        }
+        *fcb_gain_idx = choice.fcb_gain_idx;
+        choice
+    }
+}
+
+fn span_out(sf: usize) -> core::ops::Range<usize> {
+    sf * L..(sf + 1) * L
+}
+
+/// Greedy placement of `n` unit pulses in one subframe.
+fn search_pulses(h: &[f32; L], x: &[f32; L], n: usize, pulses: &mut [i8], scratch: &mut Scratch) {
+    // Backward-filtered target and the impulse-response correlations.
+    let mut d = [0.0f32; L];
+    for (i, di) in d.iter_mut().enumerate() {
+        *di = dot(&x[i..], &h[..L - i]);
+    }
+    // phi[i][i + lag] = sum_{k <= L-1-(i+lag)} h[k] h[k + lag]; built from the end.
+    let phi = &mut scratch.phi;
+    for lag in 0..L {
+        let mut acc = 0.0f32;
+        for k in 0..L - lag {
+            let i = L - lag - 1 - k;
+            acc += h[k] * h[k + lag];
+            phi[i][i + lag] = acc;
+            phi[i + lag][i] = acc;
+        }
+    }
+    // Each position's pulse takes the sign of its correlation, so adding one raises the
+    // correlation by |d[i]| and stacked pulses never cancel.
+    let mut sign = [0.0f32; L];
+    let mut gain = [0.0f32; L];
+    for ((s, g), &di) in sign.iter_mut().zip(gain.iter_mut()).zip(&d) {
+        *s = if di >= 0.0 { 1.0 } else { -1.0 };
+        *g = di.abs();
+    }
+    let mut r = [0.0f32; L];
+    let (mut c, mut e) = (0.0f32, 0.0f32);
+    for _ in 0..n {
+        // Maximise (c + |d_i|)^2 / e_i without dividing: compare cross-multiplied.
+        let (mut best, mut best_num, mut best_den) = (usize::MAX, 0.0f32, 1.0f32);
+        for i in 0..L {
+            let c2 = c + gain[i];
+            let e2 = e + 2.0 * sign[i] * r[i] + phi[i][i];
+            let num = c2 * c2;
+            if e2 > 0.0 && num * best_den > best_num * e2 {
+                (best, best_num, best_den) = (i, num, e2);
+            }
+        }
+        if best == usize::MAX {
+            break;
+        }
+        let p = best;
+        let sf = sign[p];
+        c += gain[p];
+        e += 2.0 * sf * r[p] + phi[p][p];
+        for (rj, &pj) in r.iter_mut().zip(&phi[p]) {
+            *rj += sf * pj;
+        }
+        pulses[p] += sf as i8;
+    }
+    // Budget left unplaced (pathological input): park the rest on the strongest position.
+    let placed: usize = pulses.iter().map(|p| usize::from(p.unsigned_abs())).sum();
+    if placed < n {
+        let p = pulses.iter().position(|&v| v != 0).unwrap_or(0);
+        let s = if pulses[p] < 0 { -1 } else { 1 };
+        for _ in placed..n {
+            pulses[p] += s;
+        }
+    }
+}
+
+/// The FCB gain index whose gain minimises `-2 g c + g^2 e` near the optimum `g`.
+fn quantise_fcb_gain(scratch: &Scratch, voiced: bool, g: f32, c: f32, e: f32) -> u8 {
+    let db = 20.0 * log10f(g);
+    let (centre, max) = if voiced {
+        (((db + 100.0) / 3.0) as i32, 33)
+    } else {
+        ((db + 90.0) as i32, 90)
+    };
+    let mut best = (f32::MAX, 0);
+    for i in centre - 1..=centre + 2 {
+        let i = i.clamp(0, max);
+        let q = if voiced {
+            scratch.gains_voiced[i as usize]
+        } else {
+            scratch.gains_unvoiced[i as usize]
+        };
+        let err = -2.0 * q * c + q * q * e;
+        if err < best.0 {
+            best = (err, i);
+        }
+    }
+    best.1 as u8
+}
