@@ -44,7 +44,7 @@
 //! - [`red`]: the SplitRed redundancy envelope.
 //! - [`payload`]: MLow TOC routing, the Opus escape rewrite and the SID token.
 //! - [`mlow`]: the MLow speech codec (WhatsApp's default call codec).
-//! - [`media`]: the media path's building blocks (jitter buffer, playout).
+//! - [`media`]: the media path: jitter buffer, playout, the codec seam and the 1:1 media engine.
 //! - `kat` (feature `kat`): known-answer checks that run on the host and on the QEMU Cortex-M4
 //!   target alike.
 #![no_std]
