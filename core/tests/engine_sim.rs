@@ -966,3 +966,10 @@ fn encoder_failures_are_counted() {
     let s = e.stats(Instant::from_millis(120));
     assert_eq!((s.rejects.encode_failed, s.packets_sent), (1, 0));
 }
+
+#[test]
+fn engine_size_is_as_documented() {
+    let bytes = std::mem::size_of::<Eng>();
+    println!("Engine<InterimCodec, InterimCodec>: {bytes} bytes");
+    assert!(bytes < 56 * 1024, "{bytes}");
+}

@@ -66,7 +66,7 @@
 //!
 //! # Resources
 //!
-//! All buffers are fixed arrays inside the engine (about 40 KiB; box it on small stacks).
+//! All buffers are fixed arrays inside the engine (about 50 KiB; box it on small stacks).
 //! Only [`Engine::new`] allocates (the allocate message and the integrity key); no per-packet
 //! work does.
 
