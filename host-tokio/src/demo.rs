@@ -848,7 +848,15 @@ fn print_report(report: &Report, relay: &relay::udp::Status) {
             d.pesq_wb.map_or("n/a".into(), |p| format!("{p:.2}"))
         );
     }
-    println!("relay: {:?}", relay.relay);
+    let r = &relay.relay;
+    println!(
+        "relay: {} allocations, forwarded {} datagrams ({} RTP, {} RTCP), dropped {} by --loss",
+        r.allocations,
+        r.forwarded_packets,
+        r.forwarded_rtp,
+        r.forwarded_rtcp,
+        r.rejected.impairment_loss
+    );
     if report.errors.is_empty() {
         println!("result: OK");
     } else {
@@ -863,14 +871,15 @@ fn print_report(report: &Report, relay: &relay::udp::Status) {
 #[cfg(not(feature = "play"))]
 fn play(_tracks: &[(&str, &[i16])]) {
     println!(
-        "--play: this build has no audio output; rebuild with `--features play` (needs libasound2-dev on Linux)"
+        "--play: nothing played: this build has no audio output; rebuild with \
+         `--features play` (on Linux that needs libasound2-dev)"
     );
 }
 
 #[cfg(feature = "play")]
 fn play(tracks: &[(&str, &[i16])]) {
     if let Err(e) = crate::playback::play(tracks) {
-        println!("--play: {e}");
+        println!("--play: nothing played: {e}");
     }
 }
 

@@ -10,12 +10,15 @@ use cpal::traits::{DeviceTrait, HostTrait, StreamTrait};
 /// A sentence saying why not: no output device, or none that takes a usable format.
 pub fn play(tracks: &[(&str, &[i16])]) -> Result<(), String> {
     let host = cpal::default_host();
-    let device = host
-        .default_output_device()
-        .ok_or_else(|| format!("no default audio output device (host {:?})", host.id()))?;
+    let device = host.default_output_device().ok_or_else(|| {
+        format!(
+            "this machine has no default audio output device (host {:?})",
+            host.id()
+        )
+    })?;
     let supported = device
         .default_output_config()
-        .map_err(|e| format!("the output device has no usable format: {e}"))?;
+        .map_err(|e| format!("no usable audio output device ({e})"))?;
     let config: cpal::StreamConfig = supported.config();
     let channels = usize::from(config.channels.max(1));
     let rate = f64::from(config.sample_rate.0);
