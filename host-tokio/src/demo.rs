@@ -617,9 +617,6 @@ async fn call(args: &DemoArgs) -> io::Result<Report> {
     let mut endpoints = Vec::new();
     for side in 0..2 {
         let socket = UdpSocket::bind("127.0.0.1:0").await?;
-        // `drive` sends with `try_send_to`, which refuses until the socket is known writable:
-        // without this the first allocate would be dropped and wait for the 1 s keepalive.
-        socket.writable().await?;
         let config = Config {
             call_id: &call_id,
             call_key: &call_key,
