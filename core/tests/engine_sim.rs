@@ -1085,3 +1085,33 @@ fn mlow_both_ways_on_clean_and_lossy_links() {
     assert!(q_clean > 2.7, "{q_clean}");
     assert!(q_loss > 2.1 && q_loss < q_clean, "{q_loss}");
 }
+
+/// Unrecovered losses are counted as loss: with 10 % random loss and no redundancy, the
+/// receiver's `lost_ms` matches the packets that never arrived (60 ms each), though the jitter
+/// buffer first played most of them as an underrun. Measured: 15 packets lost, 800 ms (before
+/// the fix 260 ms); the bound allows two packets' worth uncredited (one may still be pending
+/// at the end; the rest of the measured 100 ms shortfall is not yet explained).
+#[test]
+fn unrecovered_losses_are_counted_as_lost_time() {
+    let mut p = Profile::new(
+        "mlow 10% loss no red",
+        LinkConfig {
+            loss: 0.1,
+            ..LinkConfig::default()
+        },
+    );
+    p.codec = Codec::Mlow;
+    p.red = false;
+    let (mut r, f) = call(&p);
+    let sent = r.engines[0].stats(r.end).packets_sent;
+    let received = f.stats.packets_received;
+    assert_eq!(f.recovered, 0);
+    let lost = sent - received;
+    println!("lost packets {lost}, lost_ms {}", f.stats.lost_ms);
+    assert!(lost >= 5, "{lost}");
+    assert!(
+        (60 * (lost - 2)..=60 * lost).contains(&f.stats.lost_ms),
+        "{lost} packets lost, lost_ms {}",
+        f.stats.lost_ms
+    );
+}
