@@ -536,6 +536,14 @@ impl AudioSequencer {
     }
 }
 
+impl AudioSequencer {
+    /// Let `duration_ts` clock units pass without a packet (the encoder had nothing to send,
+    /// e.g. a DTX gap): the timestamp advances, the sequence number does not.
+    pub fn skip(&mut self, duration_ts: u32) {
+        self.next_timestamp = self.next_timestamp.wrapping_add(duration_ts);
+    }
+}
+
 /// WhatsApp's on-the-wire size guess for an outgoing audio packet, used to pick frame sizes:
 /// header (20 bytes for an Opus-profile DTX payload, else 16) + payload + tag, where the tag is
 /// guessed at 4 bytes for DTX or payloads of at most 18 bytes and 10 otherwise. It is a ladder

@@ -1,19 +1,19 @@
 //! The engine's promise, measured with a counting global allocator: after `Engine::new`, neither
 //! the send path (mic frames → encode → SplitRed → RTP → SRTP), the receive path (SRTP →
 //! SplitRed recovery → jitter buffer → decode/conceal → playout), RTCP, keepalives nor binding
-//! replies allocate.
+//! replies allocate; with the interim codec and with MLow's encoder and decoder.
 
 use wacall_core::keys::{CallKey, ParticipantId};
-use wacall_core::media::codec::InterimCodec;
+use wacall_core::media::codec::{AudioEncoder, InterimCodec};
 use wacall_core::media::engine::{AudioFormat, Config, Engine, Event, Input, Output};
+use wacall_core::media::playout::Decoder;
+use wacall_core::mlow;
 use wacall_core::stun::{self, msg_type};
 use wacall_core::time::{Duration, Instant};
 use wacall_testkit::alloc_counter::{self, AllocStats, CountingAlloc};
 
 #[global_allocator]
 static ALLOC: CountingAlloc = CountingAlloc;
-
-type Eng = Engine<InterimCodec, InterimCodec>;
 
 const KEY: &[u8] = b"relay-key";
 
@@ -38,7 +38,7 @@ impl Outbox {
     }
 }
 
-fn drain(e: &mut Eng, out: &mut Outbox) {
+fn drain<E: AudioEncoder, D: Decoder>(e: &mut Engine<E, D>, out: &mut Outbox) {
     out.n = 0;
     loop {
         match e.poll_output() {
@@ -55,7 +55,12 @@ fn drain(e: &mut Eng, out: &mut Outbox) {
     }
 }
 
-fn engine(side: usize, ids: &[ParticipantId; 2], key: &CallKey) -> Box<Eng> {
+fn engine<E: AudioEncoder, D: Decoder>(
+    side: usize,
+    ids: &[ParticipantId; 2],
+    key: &CallKey,
+    (enc, dec): (E, D),
+) -> Box<Engine<E, D>> {
     let cfg = Config {
         call_id: "ABCDEF0123456789",
         call_key: key,
@@ -69,15 +74,7 @@ fn engine(side: usize, ids: &[ParticipantId; 2], key: &CallKey) -> Box<Eng> {
         wall_clock_unix_ms: 1_764_000_000_000,
         random: [side as u8 + 1; 32],
     };
-    Box::new(
-        Engine::new(
-            Instant::ZERO,
-            &cfg,
-            InterimCodec::new(),
-            InterimCodec::new(),
-        )
-        .unwrap(),
-    )
+    Box::new(Engine::new(Instant::ZERO, &cfg, enc, dec).unwrap())
 }
 
 fn stun_msg(kind: u16, txid: [u8; 12]) -> Vec<u8> {
@@ -90,12 +87,30 @@ fn stun_msg(kind: u16, txid: [u8; 12]) -> Vec<u8> {
 
 #[test]
 fn steady_state_send_and_receive_do_not_allocate() {
+    steady_state(|| (InterimCodec::new(), InterimCodec::new()));
+}
+
+/// MLow's encoder and decoder are built (boxed) before the call; the packets do not allocate.
+#[test]
+fn steady_state_with_mlow_does_not_allocate() {
+    steady_state(|| {
+        (
+            mlow::encoder::Encoder::new(mlow::encoder::Config::default()),
+            mlow::Decoder::new(),
+        )
+    });
+}
+
+fn steady_state<E: AudioEncoder, D: Decoder>(codecs: impl Fn() -> (E, D)) {
     let ids = [
         ParticipantId::normalize("111@lid").unwrap(),
         ParticipantId::normalize("222@lid").unwrap(),
     ];
     let key = CallKey::new([9; 32]);
-    let mut e = [engine(0, &ids, &key), engine(1, &ids, &key)];
+    let mut e = [
+        engine(0, &ids, &key, codecs()),
+        engine(1, &ids, &key, codecs()),
+    ];
     let mut out = [Outbox::new(), Outbox::new()];
     for (i, eng) in e.iter_mut().enumerate() {
         let ok = stun_msg(msg_type::ALLOCATE_SUCCESS, eng.allocate_transaction_id());

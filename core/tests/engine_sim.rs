@@ -10,13 +10,62 @@
 use rand_chacha::ChaCha8Rng;
 use rand_core::{Rng, SeedableRng};
 use wacall_core::keys::{CallKey, ParticipantId};
-use wacall_core::media::codec::InterimCodec;
+use wacall_core::media::codec::{AudioEncoder, EncodeError, InterimCodec};
 use wacall_core::media::engine::{AudioFormat, Config, Engine, Event, Input, NEVER, Output, Stats};
+use wacall_core::media::playout::{DecodeError, Decoder};
+use wacall_core::mlow;
 use wacall_core::stun::{self, Attribute, msg_type};
 use wacall_core::time::{Duration, Instant};
 use wacall_testkit::netsim::{GilbertElliott, Link, LinkConfig, Sim};
 
-type Eng = Engine<InterimCodec, InterimCodec>;
+type Eng = Engine<Enc, Dec>;
+
+/// The send codec of a simulated side: the interim codec or MLow's encoder (boxed: 51 KB).
+// Interim inline keeps the engine size test about the interim engine as before.
+#[allow(clippy::large_enum_variant)]
+enum Enc {
+    Interim(InterimCodec),
+    Mlow(Box<mlow::encoder::Encoder>),
+}
+
+impl AudioEncoder for Enc {
+    fn encode(&mut self, pcm: &[i16], out: &mut [u8]) -> Result<usize, EncodeError> {
+        match self {
+            Enc::Interim(c) => AudioEncoder::encode(c, pcm, out),
+            Enc::Mlow(c) => AudioEncoder::encode(&mut **c, pcm, out),
+        }
+    }
+}
+
+/// The receive codec of a simulated side.
+#[allow(clippy::large_enum_variant)]
+enum Dec {
+    Interim(InterimCodec),
+    Mlow(Box<mlow::Decoder>),
+}
+
+impl Decoder for Dec {
+    fn decode(&mut self, payload: &[u8], out: &mut [i16]) -> Result<(), DecodeError> {
+        match self {
+            Dec::Interim(c) => Decoder::decode(c, payload, out),
+            Dec::Mlow(c) => Decoder::decode(&mut **c, payload, out),
+        }
+    }
+
+    fn conceal(&mut self, out: &mut [i16]) {
+        match self {
+            Dec::Interim(c) => c.conceal(out),
+            Dec::Mlow(c) => Decoder::conceal(&mut **c, out),
+        }
+    }
+}
+
+/// Which codec both sides run.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Codec {
+    Interim,
+    Mlow,
+}
 
 const RELAY_KEY: &[u8] = b"c2VjcmV0LXJlbGF5LWtleQ==";
 const TOKEN: &[u8] = b"relay-token-bytes";
@@ -159,6 +208,7 @@ struct Profile {
     link: LinkConfig,
     relay: RelayMode,
     red: bool,
+    codec: Codec,
     secs: u64,
     seed: u64,
 }
@@ -170,6 +220,7 @@ impl Profile {
             link,
             relay: RelayMode::Answer,
             red: true,
+            codec: Codec::Interim,
             secs: 8,
             seed: 1,
         }
@@ -200,6 +251,10 @@ struct Run {
 }
 
 fn engine(side: usize, now: Instant, red: bool) -> Box<Eng> {
+    engine_with(side, now, red, Codec::Interim)
+}
+
+fn engine_with(side: usize, now: Instant, red: bool, codec: Codec) -> Box<Eng> {
     let ids = [
         ParticipantId::normalize("111111111111111@lid").unwrap(),
         ParticipantId::normalize("222222222222222@lid").unwrap(),
@@ -220,7 +275,24 @@ fn engine(side: usize, now: Instant, red: bool) -> Box<Eng> {
         wall_clock_unix_ms: 1_764_000_000_000,
         random,
     };
-    Box::new(Engine::new(now, &cfg, InterimCodec::new(), InterimCodec::new()).unwrap())
+    let (enc, dec) = match codec {
+        Codec::Interim => (
+            Enc::Interim(InterimCodec::new()),
+            Dec::Interim(InterimCodec::new()),
+        ),
+        Codec::Mlow => {
+            let duration = mlow::encoder::PacketDuration::from_ms(cfg.audio.packet_ms).unwrap();
+            let mc = mlow::encoder::Config {
+                duration,
+                ..mlow::encoder::Config::default()
+            };
+            (
+                Enc::Mlow(Box::new(mlow::encoder::Encoder::new(mc))),
+                Dec::Mlow(Box::new(mlow::Decoder::new())),
+            )
+        }
+    };
+    Box::new(Engine::new(now, &cfg, enc, dec).unwrap())
 }
 
 /// Drain one engine; its transmits go onto `up` (client→relay).
@@ -252,7 +324,10 @@ fn speech() -> [Vec<i16>; 2] {
 fn run(p: &Profile, attack: Attack) -> Run {
     let voices = speech();
     let t0 = Instant::ZERO;
-    let mut engines = [engine(0, t0, p.red), engine(1, t0, p.red)];
+    let mut engines = [
+        engine_with(0, t0, p.red, p.codec),
+        engine_with(1, t0, p.red, p.codec),
+    ];
     let mut relay = Relay::new(p.relay);
     let hop = LinkConfig {
         delay: Duration::from_millis(25),
@@ -945,8 +1020,8 @@ fn encoder_failures_are_counted() {
     let mut e = Engine::new(
         Instant::ZERO,
         &cfg,
-        InterimCodec::wideband(),
-        InterimCodec::new(),
+        Enc::Interim(InterimCodec::wideband()),
+        Dec::Interim(InterimCodec::new()),
     )
     .unwrap();
     let mut buf = [0u8; 64];
@@ -970,6 +1045,73 @@ fn encoder_failures_are_counted() {
 #[test]
 fn engine_size_is_as_documented() {
     let bytes = std::mem::size_of::<Eng>();
-    println!("Engine<InterimCodec, InterimCodec>: {bytes} bytes");
+    println!("Engine (interim codec or boxed MLow): {bytes} bytes");
     assert!(bytes < 56 * 1024, "{bytes}");
+}
+
+/// MLow both ways through the engine: on a clean link and with 10 % random loss (RED on) the
+/// playout never stalls, and what side 1 hears keeps a PESQ-WB floor measured with this harness
+/// (clean 2.88, 10 % loss 2.29 when set; floors a little below).
+#[test]
+fn mlow_both_ways_on_clean_and_lossy_links() {
+    let mut clean = Profile::new("mlow clean", LinkConfig::default());
+    clean.codec = Codec::Mlow;
+    let (mut r, f) = call(&clean);
+    let q_clean = pesq_heard(&r);
+    // DTX gaps (the encoder returning 0) are neither encoder failures nor sequence gaps: the
+    // receiver's RTCP sees no loss on the clean link, and fewer packets than packet times went out.
+    let tx = r.engines[0].stats(r.end);
+    assert_eq!(tx.rejects.encode_failed, 0);
+    assert!(
+        tx.packets_sent < clean.secs * 1000 / 60,
+        "{}",
+        tx.packets_sent
+    );
+    assert_eq!(r.sides[1].last_stats().fraction_lost, 0);
+    // DTX gaps play comfort noise (counted as concealment), so only a loose bound here.
+    assert!(f.concealed_pct < 10.0, "{}", f.concealed_pct);
+    let mut lossy = Profile::new(
+        "mlow 10% loss",
+        LinkConfig {
+            loss: 0.1,
+            ..LinkConfig::default()
+        },
+    );
+    lossy.codec = Codec::Mlow;
+    let (r, f) = call(&lossy);
+    let q_loss = pesq_heard(&r);
+    assert!(f.recovered > 0);
+    println!("PESQ-WB (MLow through the engine): clean {q_clean:.2}, 10% loss + RED {q_loss:.2}");
+    assert!(q_clean > 2.7, "{q_clean}");
+    assert!(q_loss > 2.1 && q_loss < q_clean, "{q_loss}");
+}
+
+/// Unrecovered losses are counted as loss: with 10 % random loss and no redundancy, the
+/// receiver's `lost_ms` matches the packets that never arrived (60 ms each), though the jitter
+/// buffer first played most of them as an underrun. Measured: 15 packets lost, 800 ms (before
+/// the fix 260 ms); the bound allows two packets' worth uncredited (one may still be pending
+/// at the end; the rest of the measured 100 ms shortfall is not yet explained).
+#[test]
+fn unrecovered_losses_are_counted_as_lost_time() {
+    let mut p = Profile::new(
+        "mlow 10% loss no red",
+        LinkConfig {
+            loss: 0.1,
+            ..LinkConfig::default()
+        },
+    );
+    p.codec = Codec::Mlow;
+    p.red = false;
+    let (mut r, f) = call(&p);
+    let sent = r.engines[0].stats(r.end).packets_sent;
+    let received = f.stats.packets_received;
+    assert_eq!(f.recovered, 0);
+    let lost = sent - received;
+    println!("lost packets {lost}, lost_ms {}", f.stats.lost_ms);
+    assert!(lost >= 5, "{lost}");
+    assert!(
+        (60 * (lost - 2)..=60 * lost).contains(&f.stats.lost_ms),
+        "{lost} packets lost, lost_ms {}",
+        f.stats.lost_ms
+    );
 }

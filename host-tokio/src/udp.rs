@@ -23,6 +23,11 @@ pub const MAX_DATAGRAM_BYTES: usize = 65_536;
 /// The longest [`drive`] sleeps, even when the machine names a later deadline (or none).
 pub const MAX_SLEEP: Duration = Duration::from_secs(3600);
 
+/// How long [`drive`] waits for the socket to accept a datagram that `try_send_to` refused with
+/// `WouldBlock` (tokio has not yet seen the socket writable, e.g. right after binding, or its
+/// send buffer is full) before counting it as a send error.
+pub const SEND_WAIT: std::time::Duration = std::time::Duration::from_millis(50);
+
 /// A sans-IO machine that exchanges datagrams.
 pub trait UdpMachine {
     /// A datagram arrived from `from` at `now`.
@@ -70,12 +75,30 @@ pub async fn drive<M: UdpMachine>(
 ) -> io::Result<DriveStats> {
     let mut buf = vec![0u8; MAX_DATAGRAM_BYTES];
     let mut stats = DriveStats::default();
+    // Datagrams refused with WouldBlock, kept (bytes back to back) to be sent once the socket is
+    // writable; both vectors keep their capacity, so this costs an allocation only while growing.
+    let mut blocked: Vec<(SocketAddr, usize)> = Vec::new();
+    let mut blocked_bytes: Vec<u8> = Vec::new();
     tokio::pin!(stop);
     loop {
         let deadline = machine.drain(&mut |to, bytes| match socket.try_send_to(bytes, to) {
             Ok(_) => stats.sent += 1,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                blocked.push((to, bytes.len()));
+                blocked_bytes.extend_from_slice(bytes);
+            }
             Err(_) => stats.send_errors += 1,
         });
+        let mut at = 0;
+        for (to, len) in blocked.drain(..) {
+            let bytes = &blocked_bytes[at..at + len];
+            at += len;
+            match tokio::time::timeout(SEND_WAIT, socket.send_to(bytes, to)).await {
+                Ok(Ok(_)) => stats.sent += 1,
+                Ok(Err(_)) | Err(_) => stats.send_errors += 1,
+            }
+        }
+        blocked_bytes.clear();
         after_drain(machine, &stats);
         let wake = deadline.min(clock.now() + MAX_SLEEP);
         let wake = tokio::time::Instant::from_std(clock.to_host(wake));
@@ -122,6 +145,54 @@ mod tests {
             }
             self.deadline
         }
+    }
+
+    /// Sends one datagram in its very first drain, before tokio has seen the fresh socket
+    /// writable (where `try_send_to` alone refused it and it was silently lost).
+    struct Greeter {
+        to: SocketAddr,
+        greeted: bool,
+    }
+
+    impl UdpMachine for Greeter {
+        fn handle_datagram(&mut self, _now: Instant, _from: SocketAddr, _datagram: &[u8]) {}
+        fn handle_timeout(&mut self, _now: Instant) {}
+        fn drain(&mut self, send: &mut dyn FnMut(SocketAddr, &[u8])) -> Instant {
+            if !self.greeted {
+                self.greeted = true;
+                send(self.to, b"hello");
+            }
+            Instant::from_micros(u64::MAX)
+        }
+    }
+
+    #[tokio::test]
+    async fn the_first_datagram_on_a_fresh_socket_is_sent() {
+        let peer = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let socket = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let mut greeter = Greeter {
+            to: peer.local_addr().unwrap(),
+            greeted: false,
+        };
+        let clock = HostClock::new();
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let client = async {
+            let mut buf = [0u8; 16];
+            let got =
+                tokio::time::timeout(std::time::Duration::from_secs(2), peer.recv_from(&mut buf))
+                    .await;
+            stop_tx.send(()).unwrap();
+            got.ok().map(|r| buf[..r.unwrap().0].to_vec())
+        };
+        let stop = async {
+            let _ = stop_rx.await;
+        };
+        let (stats, got) = tokio::join!(
+            drive(&socket, &mut greeter, &clock, stop, |_, _| {}),
+            client
+        );
+        assert_eq!(got.as_deref(), Some(&b"hello"[..]));
+        assert_eq!(stats.unwrap().sent, 1);
     }
 
     #[tokio::test]

@@ -1,11 +1,11 @@
 //! `wacall demo` end to end: the real binary, a real relay and two engines on loopback UDP,
 //! checked through its JSON report. No sound card is needed (no `--play`).
 //!
-//! Thresholds (interim wideband codec, 2.5 s of the shipped samples): the codec alone scores
-//! PESQ-WB 2.02 on the caller's sample, and a clean demo call measured 2.02 / 1.97 (the
-//! engine adds nothing audible); with 10 % relay loss 1.65–1.80. The bounds leave room for
-//! scheduling noise on a loaded machine, not for a broken path: silence or misaligned audio
-//! scores near 1.0.
+//! Thresholds (2.5 s of the shipped samples, seed 7), measured: with MLow (the default, 60 ms,
+//! DTX, RED) a clean call scores PESQ-WB 2.66 caller→callee and 2.27 callee→caller, with 10 %
+//! relay loss 2.66 / 2.09–2.14; the interim wideband codec scores 2.05 both ways clean. The bounds
+//! leave room for scheduling noise on a loaded machine, not for a broken path: silence or
+//! misaligned audio scores near 1.0.
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -15,6 +15,12 @@ use serde_json::Value;
 
 /// Run the demo with `extra` options; returns its JSON report after checking the exit code.
 fn run_demo(name: &str, extra: &[&str]) -> Value {
+    // One demo at a time: each runs two real-time encoders (unoptimised in test builds), and
+    // overlapping runs on a 2-core machine starved each other's pacing (PESQ fell to 1.3).
+    static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _turn = ONE_AT_A_TIME
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     let dir = std::env::temp_dir().join(format!("wacall-demo-test-{}-{name}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let report: PathBuf = dir.join("report.json");
@@ -58,7 +64,8 @@ fn check(json: &Value, min_pesq: f64, max_lost_fraction: f64) {
     for d in dirs {
         let sent = d["packets_sent"].as_u64().unwrap();
         let received = d["packets_received"].as_u64().unwrap();
-        assert!(sent >= 2500 / 20, "{d}");
+        // 2.5 s of 60 ms MLow packets; DTX may skip a few in pauses.
+        assert!(sent >= 2500 / 60 - 4, "{d}");
         assert!(
             received as f64 >= sent as f64 * (1.0 - max_lost_fraction),
             "{d}"
@@ -75,13 +82,19 @@ fn check(json: &Value, min_pesq: f64, max_lost_fraction: f64) {
 #[test]
 fn a_clean_call_delivers_both_directions() {
     let json = run_demo("clean", &[]);
+    check(&json, 2.1, 0.0);
+}
+
+#[test]
+fn the_interim_codec_stays_selectable() {
+    let json = run_demo("interim", &["--codec", "interim"]);
     check(&json, 1.85, 0.0);
 }
 
 #[test]
 fn a_call_with_ten_percent_loss_still_delivers() {
     let json = run_demo("loss", &["--loss", "10"]);
-    check(&json, 1.4, 0.3);
+    check(&json, 1.6, 0.3);
     let recovered: u64 = json["directions"]
         .as_array()
         .unwrap()

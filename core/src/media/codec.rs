@@ -2,7 +2,7 @@
 //!
 //! - [`AudioEncoder`]: 16 kHz mono PCM of one packet in, one MLow-routed payload out (TOC byte
 //!   first). The engine sends a payload whose TOC class is SID (`10xx_xxxx`) as DTX. The MLow
-//!   encoder implements this trait once it exists.
+//!   encoder ([`crate::mlow::encoder::Encoder`]) implements it.
 //! - Decoding uses [`crate::media::playout::Decoder`]: the MLow decoder implements it.
 //! - [`InterimCodec`]: a deliberately simple stand-in (8 kHz IMA ADPCM behind an MLow-shaped TOC)
 //!   so that the engine, the simulation and a loopback demo run end to end today. **It is not
@@ -41,6 +41,8 @@ pub enum EncodeError {
 pub trait AudioEncoder {
     /// Encode `pcm` (the whole packet: 160, 320, 960 or 1920 samples) into `out`; returns the
     /// payload length. The payload starts with its MLow TOC byte; a SID class TOC marks DTX.
+    /// 0 means "nothing to send for this packet time" (a DTX gap, a start-up delay): the engine
+    /// then sends no packet and uses no sequence number, but advances the RTP timestamp.
     ///
     /// # Errors
     /// [`EncodeError`] when the frame length is unsupported or `out` is too small.

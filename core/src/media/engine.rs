@@ -811,7 +811,15 @@ impl<E: AudioEncoder, D: Decoder> Engine<E, D> {
             .encoder
             .encode(&self.mic[..self.packet_16k], &mut self.enc)
         {
-            Ok(n) if n > 0 && n <= MAX_PAYLOAD_BYTES => n,
+            Ok(0) => {
+                // Nothing to send (DTX between SID packets, an encoder's start-up delay): no
+                // packet and no sequence number, but the media clock moves on, and the last
+                // payload is no longer the packet before the next one (no stale redundancy).
+                self.sequencer.skip(self.packet_16k as u32);
+                self.prev_len = 0;
+                return;
+            }
+            Ok(n) if n <= MAX_PAYLOAD_BYTES => n,
             Ok(_) | Err(EncodeError::FrameLength | EncodeError::BufferTooSmall) => {
                 self.rejects.encode_failed += 1;
                 return;

@@ -42,7 +42,8 @@
 //! - nothing buffered at all: an *underrun*; it conceals one quantum without advancing (the
 //!   delay grows if the missing packet turns up late). If instead a later packet arrives, the
 //!   held concealment is credited against the gap, so a lost packet at the tail or an outage
-//!   adds no lasting delay;
+//!   adds no lasting delay, and as far as sequence numbers are missing before that packet the
+//!   held concealment moves from `underrun_16k` to `lost_16k` (a DTX pause is no loss);
 //! - a gap before the next buffered packet: the packet at the position is lost; conceal up to one
 //!   quantum of the gap and advance;
 //! - when the delay has stayed at least one packet above target for [`Config::shrink_period`],
@@ -572,8 +573,18 @@ impl<const SLOTS: usize, const MAX_PAYLOAD: usize> JitterBuffer<SLOTS, MAX_PAYLO
         };
         let next_ts = self.slots[next].ts;
         if next_ts > self.play_ts && self.held_16k > 0 {
-            // Concealment already played while nothing was buffered stands for this gap.
-            self.play_ts += (next_ts - self.play_ts).min(self.held_16k);
+            // Concealment already played while nothing was buffered stands for this gap. If
+            // sequence numbers are missing before this packet, that much of it was loss, not
+            // underrun (a timestamp gap without missing sequence numbers is a DTX pause).
+            let covered = (next_ts - self.play_ts).min(self.held_16k);
+            self.play_ts += covered;
+            let missing = self
+                .played
+                .top
+                .map_or(0, |top| (self.slots[next].seq - top - 1).max(0));
+            let lost = covered.min(missing * i64::from(self.slots[next].samples)) as u64;
+            self.stats.underrun_16k = self.stats.underrun_16k.saturating_sub(lost);
+            self.stats.lost_16k += lost;
         }
         self.held_16k = 0;
         if next_ts > self.play_ts {

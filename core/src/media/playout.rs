@@ -101,6 +101,8 @@ impl<const SLOTS: usize, const MAX_PAYLOAD: usize> Playout<SLOTS, MAX_PAYLOAD> {
             self.tail -= self.head;
             self.head = 0;
             let tail = self.tail;
+            let jitter_lost_16k = self.jitter.stats().lost_16k;
+            let mut lost_now_16k = 0;
             match self.jitter.pop(now) {
                 Pop::Frame(frame) => {
                     let n = frame.samples_16k as usize;
@@ -122,7 +124,10 @@ impl<const SLOTS: usize, const MAX_PAYLOAD: usize> Playout<SLOTS, MAX_PAYLOAD> {
                     let n = samples_16k as usize;
                     decoder.conceal(&mut self.pcm[tail..tail + n]);
                     match reason {
-                        ConcealReason::Lost => self.stats.lost_16k += n as u64,
+                        ConcealReason::Lost => {
+                            self.stats.lost_16k += n as u64;
+                            lost_now_16k = n as u64;
+                        }
                         ConcealReason::Underrun | ConcealReason::Stretch => {
                             self.stats.stalled_16k += n as u64
                         }
@@ -136,6 +141,13 @@ impl<const SLOTS: usize, const MAX_PAYLOAD: usize> Playout<SLOTS, MAX_PAYLOAD> {
                     self.tail = TICK_16K;
                 }
             }
+            // A packet arriving after a missing sequence number proves that concealment played
+            // as a stall stood for a lost packet: the jitter buffer credits it as loss in this
+            // pop (beyond any concealment it asked for as loss now), and so do we.
+            let credited =
+                (self.jitter.stats().lost_16k - jitter_lost_16k).saturating_sub(lost_now_16k);
+            self.stats.stalled_16k = self.stats.stalled_16k.saturating_sub(credited);
+            self.stats.lost_16k += credited;
         }
         out.copy_from_slice(&self.pcm[self.head..self.head + TICK_16K]);
         self.head += TICK_16K;
@@ -235,5 +247,25 @@ mod tests {
         assert_eq!(p.queued_16k(), 160);
         let s = *p.stats();
         assert_eq!((s.decode_errors, s.lost_16k, s.stalled_16k), (1, 320, 320));
+    }
+
+    /// A lost packet whose successor arrives only after its play time: played as a stall, then
+    /// credited as loss when the successor shows the missing sequence number.
+    #[test]
+    fn a_loss_noticed_late_is_counted_as_loss() {
+        let mut p = playout();
+        let mut out = [0; TICK_16K];
+        let ms = Instant::from_millis;
+        p.jitter().insert(ms(0), 1, 960, 960, &[10]).unwrap();
+        for t in 0..6 {
+            p.tick(ms(20 * t), &mut Fake, &mut out);
+        }
+        // Seq 2 is lost; seq 3 arrives after seq 2's play time.
+        p.jitter().insert(ms(125), 3, 3 * 960, 960, &[30]).unwrap();
+        for t in 6..12 {
+            p.tick(ms(20 * t), &mut Fake, &mut out);
+        }
+        let s = *p.stats();
+        assert_eq!((s.lost_16k, s.decoded_16k), (960, 2 * 960), "{s:?}");
     }
 }

@@ -31,8 +31,9 @@
 //! Quality (PESQ-WB of our decoder's output against the input, `tests/mlow_encoder.rs`): 2.7–3.4
 //! on the speech fixtures at a 19 kbit/s target, 1.9–2.6 at 9 kbit/s.
 //!
-//! The media engine's encoder trait is not on main yet; [`Encoder::encode`] has the shape it is
-//! expected to take (PCM block in, payload out, 0 for "nothing to send").
+//! The media engine uses it through [`crate::media::codec::AudioEncoder`] (implemented here):
+//! build it with [`PacketDuration::from_ms`] of the call's `AudioFormat::packet_ms`; a returned
+//! length of 0 makes the engine send nothing for that packet time.
 
 pub mod celp;
 
@@ -68,6 +69,18 @@ pub enum PacketDuration {
     Ms20,
     /// 60 ms (960 samples per call).
     Ms60,
+}
+
+impl PacketDuration {
+    /// The duration for `packet_ms` milliseconds (20 or 60), or `None` for one MLow's encoder
+    /// does not emit.
+    pub fn from_ms(packet_ms: u32) -> Option<Self> {
+        match packet_ms {
+            20 => Some(PacketDuration::Ms20),
+            60 => Some(PacketDuration::Ms60),
+            _ => None,
+        }
+    }
 }
 
 /// Encoder settings.
@@ -611,6 +624,20 @@ const EMPTY_FRAME: FrameParams = FrameParams {
         nrgres_dbq_q14: [0; SUBFRAMES],
     }),
 };
+
+impl crate::media::codec::AudioEncoder for Encoder {
+    fn encode(
+        &mut self,
+        pcm: &[i16],
+        out: &mut [u8],
+    ) -> Result<usize, crate::media::codec::EncodeError> {
+        use crate::media::codec::EncodeError;
+        Encoder::encode(self, pcm, out).map_err(|e| match e {
+            Error::BadInputLength { .. } => EncodeError::FrameLength,
+            Error::BufferTooSmall => EncodeError::BufferTooSmall,
+        })
+    }
+}
 
 #[cfg(test)]
 mod tests;
