@@ -341,7 +341,7 @@ impl Encoder {
             }
             _ => {
                 let snapshot = (self.mirror.clone(), self.history);
-                let mut frames = [EMPTY_FRAME; FRAMES];
+                let mut frames = [FrameParams::EMPTY; FRAMES];
                 self.code_frames(class, &speech, true, &mut frames);
                 *params = PacketParams::from_frames(toc, &frames);
                 let mut bytes = self.coded_bytes(params);
@@ -548,7 +548,7 @@ impl Encoder {
                 nrgres_dbq_q14: levels,
             }),
             lsf,
-            ..EMPTY_FRAME
+            ..FrameParams::EMPTY
         }
     }
 }
@@ -606,24 +606,6 @@ fn split_pulses(
     }
     out
 }
-
-const EMPTY_FRAME: FrameParams = FrameParams {
-    voiced: false,
-    lsf: LsfIndices {
-        grid: 0,
-        stage2: [0; ORDER],
-        interp: 0,
-    },
-    subframe_pulses: [0; SUBFRAMES],
-    pulses: [0; FRAME_LEN],
-    fcb_gain_idx: [0; SUBFRAMES],
-    nrgres_dbq_q14: [0; SUBFRAMES],
-    excitation: Excitation::Unvoiced(UnvoicedParams {
-        frame_qi: 0,
-        shape_qi: 0,
-        nrgres_dbq_q14: [0; SUBFRAMES],
-    }),
-};
 
 impl crate::media::codec::AudioEncoder for Encoder {
     fn encode(

@@ -118,7 +118,8 @@ pub struct FrameParams {
 }
 
 impl FrameParams {
-    const EMPTY: FrameParams = FrameParams {
+    /// A frame with every field zero: unvoiced, no pulses (a starting value to fill in).
+    pub const EMPTY: FrameParams = FrameParams {
         voiced: false,
         lsf: LsfIndices {
             grid: 0,
