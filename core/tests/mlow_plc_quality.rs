@@ -8,10 +8,12 @@
 //! so that a regression of the concealment fails; and concealment must beat both naive answers.
 
 use wacall_core::mlow::Decoder;
-use wacall_testkit::quality::pesq_wb;
+
+#[path = "support/plc.rs"]
+mod plc;
+use plc::{PACKET, score};
 
 const T: &str = "mlow_plc_quality";
-const PACKET: usize = 960;
 
 fn packets() -> Option<Vec<Vec<u8>>> {
     let path = wacall_testkit::shared_file(T, "mlow/inbound_capture_frames.json")?;
@@ -60,41 +62,6 @@ fn pattern(n: usize, rate: f64, burst: bool, mut seed: u64) -> Vec<bool> {
     lost
 }
 
-struct Outcome {
-    plc: f32,
-    silence: f32,
-    repeat: f32,
-    lost: usize,
-}
-
-fn run(packets: &[Vec<u8>], clean: &[i16], lost: &[bool]) -> Outcome {
-    let mut plc_dec = Decoder::new();
-    let mut skip_dec = Decoder::new();
-    let (mut plc, mut silence, mut repeat) = (Vec::new(), Vec::new(), Vec::new());
-    let mut last = [0i16; PACKET];
-    let mut pcm = [0i16; PACKET];
-    for (p, &is_lost) in packets.iter().zip(lost) {
-        if is_lost {
-            plc_dec.decode_lost(&mut pcm);
-            plc.extend_from_slice(&pcm);
-            silence.extend_from_slice(&[0; PACKET]);
-            repeat.extend_from_slice(&last);
-        } else {
-            plc_dec.decode(p, &mut pcm).expect("decodes");
-            plc.extend_from_slice(&pcm);
-            skip_dec.decode(p, &mut last).expect("decodes");
-            silence.extend_from_slice(&last);
-            repeat.extend_from_slice(&last);
-        }
-    }
-    Outcome {
-        plc: pesq_wb(clean, &plc).expect("pesq"),
-        silence: pesq_wb(clean, &silence).expect("pesq"),
-        repeat: pesq_wb(clean, &repeat).expect("pesq"),
-        lost: lost.iter().filter(|&&l| l).count(),
-    }
-}
-
 #[test]
 fn concealment_beats_silence_and_repetition() {
     let Some(packets) = packets() else {
@@ -117,13 +84,13 @@ fn concealment_beats_silence_and_repetition() {
     ];
     for (rate, burst, floor) in cases {
         let lost = pattern(packets.len(), rate, burst, 0x9e37_79b9_7f4a_7c15);
-        let o = run(&packets, &clean, &lost);
+        let o = score(&packets, &clean, &lost);
         eprintln!(
             "{T}: {:>3.0} % {} ({} of {} lost): PESQ-WB concealment {:.3}, silence {:.3}, \
              repetition {:.3}",
             rate * 100.0,
             if burst { "bursts of 2" } else { "random     " },
-            o.lost,
+            lost.iter().filter(|&&l| l).count(),
             packets.len(),
             o.plc,
             o.silence,

@@ -12,10 +12,13 @@
 
 use wacall_core::mlow::Decoder;
 use wacall_core::mlow::encoder::{Config, Encoder, MAX_PACKET_BYTES};
-use wacall_testkit::quality::{pesq_wb, speech};
+use wacall_testkit::quality::speech;
+
+#[path = "support/plc.rs"]
+mod plc;
+use plc::{PACKET, score};
 
 const T: &str = "mlow_plc_speech";
-const PACKET: usize = 960;
 
 /// Encodes `pcm` (whole 60 ms packets) with DTX off and returns the packets.
 fn encode(pcm: &[i16]) -> Vec<Vec<u8>> {
@@ -70,14 +73,6 @@ fn pattern(n: usize, rate: f64, burst: bool, mut seed: u64) -> Vec<bool> {
     lost
 }
 
-/// PESQ-WB against the loss-free decode of concealment, silence and repetition.
-#[derive(Clone, Copy, Debug)]
-struct Outcome {
-    plc: f32,
-    silence: f32,
-    repeat: f32,
-}
-
 fn decode_clean(packets: &[Vec<u8>]) -> Vec<i16> {
     let mut dec = Decoder::new();
     let mut pcm = [0i16; PACKET];
@@ -87,38 +82,6 @@ fn decode_clean(packets: &[Vec<u8>]) -> Vec<i16> {
         clean.extend_from_slice(&pcm);
     }
     clean
-}
-
-fn run(packets: &[Vec<u8>], clean: &[i16], lost: &[bool]) -> Outcome {
-    let mut plc_dec = Decoder::new();
-    let mut skip_dec = Decoder::new();
-    let n = packets.len() * PACKET;
-    let (mut plc, mut silence, mut repeat) = (
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-    );
-    let mut last = [0i16; PACKET];
-    let mut pcm = [0i16; PACKET];
-    for (p, &is_lost) in packets.iter().zip(lost) {
-        if is_lost {
-            plc_dec.decode_lost(&mut pcm);
-            plc.extend_from_slice(&pcm);
-            silence.extend_from_slice(&[0; PACKET]);
-            repeat.extend_from_slice(&last);
-        } else {
-            plc_dec.decode(p, &mut pcm).expect("decodes");
-            plc.extend_from_slice(&pcm);
-            skip_dec.decode(p, &mut last).expect("decodes");
-            silence.extend_from_slice(&last);
-            repeat.extend_from_slice(&last);
-        }
-    }
-    Outcome {
-        plc: pesq_wb(clean, &plc).expect("pesq"),
-        silence: pesq_wb(clean, &silence).expect("pesq"),
-        repeat: pesq_wb(clean, &repeat).expect("pesq"),
-    }
 }
 
 /// The loss cases: (loss rate, bursts of 2–3).
@@ -168,7 +131,7 @@ fn concealment_beats_silence_and_repetition_on_speech() {
         for (&(rate, burst), &floor) in CASES.iter().zip(floors) {
             let seed = 0x9e37_79b9_7f4a_7c15 ^ ((fi as u64) << 8);
             let lost = pattern(packets.len(), rate, burst, seed);
-            let o = run(&packets, &clean, &lost);
+            let o = score(&packets, &clean, &lost);
             let case = format!(
                 "{name:<9} {:>3.0} % {} ({:>2} of {} lost)",
                 rate * 100.0,
