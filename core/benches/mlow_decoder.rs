@@ -4,18 +4,11 @@
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use std::hint::black_box;
-use wacall_core::kat::{decode_hex, int, text};
 use wacall_core::mlow::Decoder;
 use wacall_core::mlow::params::{EndpointRule, PacketParams, decode_packet};
 
 fn packets() -> Option<Vec<Vec<u8>>> {
-    let path = wacall_testkit::shared_file("mlow bench", "mlow/inbound_capture_frames.json")?;
-    let v = wacall_testkit::JsonVectors::load(&path).ok()?;
-    Some(
-        (0..int(&v, "#").ok()?)
-            .map(|i| decode_hex(text(&v, &i.to_string()).unwrap()).unwrap())
-            .collect(),
-    )
+    wacall_testkit::shared_hex_array("mlow bench", "mlow/inbound_capture_frames.json")
 }
 
 fn bench(c: &mut Criterion) {

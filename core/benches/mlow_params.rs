@@ -4,19 +4,12 @@
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use std::hint::black_box;
-use wacall_core::kat::{decode_hex, int, text};
 use wacall_core::mlow::lsf::LsfDecoder;
 use wacall_core::mlow::params::{EndpointRule, PacketParams, decode_packet, encode_packet};
 use wacall_core::mlow::range::Decoder;
 
 fn packets() -> Option<Vec<Vec<u8>>> {
-    let path = wacall_testkit::shared_file("mlow bench", "mlow/inbound_capture_frames.json")?;
-    let v = wacall_testkit::JsonVectors::load(&path).ok()?;
-    Some(
-        (0..int(&v, "#").ok()?)
-            .map(|i| decode_hex(text(&v, &i.to_string()).unwrap()).unwrap())
-            .collect(),
-    )
+    wacall_testkit::shared_hex_array("mlow bench", "mlow/inbound_capture_frames.json")
 }
 
 fn bench(c: &mut Criterion) {

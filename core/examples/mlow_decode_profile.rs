@@ -10,7 +10,6 @@
 //! A second argument `params` decodes only the parameters (the baseline).
 
 use std::hint::black_box;
-use wacall_core::kat::{decode_hex, int, text};
 use wacall_core::mlow::Decoder;
 use wacall_core::mlow::params::{EndpointRule, PacketParams, decode_packet};
 
@@ -18,15 +17,11 @@ fn main() {
     let mut args = std::env::args().skip(1);
     let rounds: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(1);
     let params_only = args.next().as_deref() == Some("params");
-    let Some(path) =
-        wacall_testkit::shared_file("mlow profile", "mlow/inbound_capture_frames.json")
+    let Some(packets) =
+        wacall_testkit::shared_hex_array("mlow profile", "mlow/inbound_capture_frames.json")
     else {
         return;
     };
-    let v = wacall_testkit::JsonVectors::load(&path).expect("vectors");
-    let packets: Vec<Vec<u8>> = (0..int(&v, "#").unwrap())
-        .map(|i| decode_hex(text(&v, &i.to_string()).unwrap()).unwrap())
-        .collect();
     let mut dec = Box::new(Decoder::new());
     let mut params = PacketParams::new();
     let mut pcm = [0i16; 960];

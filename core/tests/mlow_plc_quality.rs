@@ -16,21 +16,7 @@ use plc::{PACKET, score};
 const T: &str = "mlow_plc_quality";
 
 fn packets() -> Option<Vec<Vec<u8>>> {
-    let path = wacall_testkit::shared_file(T, "mlow/inbound_capture_frames.json")?;
-    let v: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(path).expect("read")).expect("JSON");
-    Some(
-        v.as_array()
-            .expect("array")
-            .iter()
-            .map(|h| {
-                let h = h.as_str().expect("hex");
-                (0..h.len() / 2)
-                    .map(|i| u8::from_str_radix(&h[2 * i..2 * i + 2], 16).expect("hex"))
-                    .collect()
-            })
-            .collect(),
-    )
+    wacall_testkit::shared_hex_array(T, "mlow/inbound_capture_frames.json")
 }
 
 /// Deterministic loss pattern: each packet lost with probability `rate` (xorshift), or, with

@@ -79,6 +79,28 @@ fn missing(test: &str, path: &Path) -> Option<PathBuf> {
     None
 }
 
+/// A shared vector file holding a JSON array of hex strings (e.g. the MLow reference packets
+/// `mlow/inbound_capture_frames.json`), decoded to bytes; `None` after a skip notice, and a panic
+/// under `CI=true`, like [`shared_file`].
+///
+/// # Panics
+/// If the file is not an array of hex strings.
+pub fn shared_hex_array(test: &str, rel: &str) -> Option<Vec<Vec<u8>>> {
+    let path = shared_file(test, rel)?;
+    let vectors = JsonVectors::load(&path).unwrap_or_else(|e| panic!("{test}: {e}"));
+    // A top-level array records its length at `#`.
+    let n = wacall_core::kat::int(&vectors, "#").unwrap_or_else(|e| panic!("{test}: {e}"));
+    Some(
+        (0..n)
+            .map(|i| {
+                let at = i.to_string();
+                let text = wacall_core::kat::text(&vectors, &at).unwrap_or_else(|e| panic!("{e}"));
+                wacall_core::kat::decode_hex(text).unwrap_or_else(|| panic!("{rel}[{i}]: not hex"))
+            })
+            .collect(),
+    )
+}
+
 /// Resolve a suite file name (`own:…` or `shared:…`) to a path; `None` after a skip notice.
 pub fn suite_file(test: &str, file: &str) -> Option<PathBuf> {
     if let Some(rel) = file.strip_prefix("own:") {

@@ -14,19 +14,7 @@ use crate::mlow::toc::{Duration, SmplToc};
 
 /// The 110 packets of `inbound_capture_frames.json`.
 fn inbound(test: &str) -> Option<Vec<Vec<u8>>> {
-    let v = json(test, "mlow/inbound_capture_frames.json")?;
-    Some(
-        v.as_array()
-            .expect("array of hex strings")
-            .iter()
-            .map(|h| {
-                let h = h.as_str().expect("hex string");
-                (0..h.len() / 2)
-                    .map(|i| u8::from_str_radix(&h[2 * i..2 * i + 2], 16).expect("hex"))
-                    .collect()
-            })
-            .collect(),
-    )
+    wacall_testkit::shared_hex_array(test, "mlow/inbound_capture_frames.json")
 }
 
 /// `ref_usesmpl_expected.raw`: the reference decoder's PCM of the inbound packets.
