@@ -77,6 +77,32 @@ fn score(pcm: &[i16], config: Config) -> (f32, f32) {
     )
 }
 
+/// Bitrate over the packets coded as active voice (TOC VAD bit set), kbit/s, and their share of
+/// all packets.
+fn active_rate(pcm: &[i16], config: Config) -> (f32, f32) {
+    use wacall_core::mlow::toc::Toc;
+    let step = match config.duration {
+        PacketDuration::Ms20 => 320,
+        PacketDuration::Ms60 => 960,
+    };
+    let mut enc = Encoder::new(config);
+    let mut buf = [0u8; MAX_PACKET_BYTES];
+    let (mut bytes, mut active, mut total) = (0usize, 0usize, 0usize);
+    for chunk in pcm.chunks_exact(step) {
+        let len = enc.encode(chunk, &mut buf).expect("encode");
+        total += 1;
+        if len > 0 && matches!(Toc::parse(buf[0]), Toc::Smpl(t) if t.vad) {
+            bytes += len;
+            active += 1;
+        }
+    }
+    let seconds = (active * step) as f32 / 16_000.0;
+    (
+        bytes as f32 * 8.0 / seconds.max(1e-3) / 1000.0,
+        active as f32 / total.max(1) as f32,
+    )
+}
+
 fn active(bitrate_bps: u32) -> Config {
     Config {
         bitrate_bps,
@@ -164,9 +190,11 @@ fn measure() {
                 let n = pcm.len().min(deg.len());
                 pesq_wb(&pcm[..n], &deg[..n]).ok()
             });
+            let (ka, share) = active_rate(pcm, active(bps));
             eprintln!(
-                "{name} target {bps}: 60 ms {q:.3} @ {k:.2} kbit/s; 20 ms {q20:.3} @ {k20:.2}; \
-                 opus {opus:.3?}"
+                "{name} target {bps}: 60 ms {q:.3} @ {k:.2} kbit/s (active {ka:.2}, {:.0} % of \
+                 packets); 20 ms {q20:.3} @ {k20:.2}; opus {opus:.3?}",
+                share * 100.0
             );
         }
         let (q, k) = score(pcm, Config::default());
