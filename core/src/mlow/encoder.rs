@@ -14,7 +14,8 @@
 //!
 //! Rate control: a pulse budget per voiced frame (unvoiced frames get half, background frames a
 //! tenth) adapted after every packet so that the mean packet size follows
-//! [`Config::bitrate_bps`].
+//! [`Config::bitrate_bps`]. A block's budget is spread over its twelve subframes by the fourth
+//! root of their LPC residual energy, so loud frames of a block borrow from quiet ones.
 //!
 //! 20 ms packets: the front end works on 60 ms, so in that mode the encoder buffers three calls,
 //! codes the three frames as three one-frame packets and hands them out one per call; output
@@ -59,6 +60,9 @@ const MAX_PULSES: [u32; 3] = [80, 160, 160];
 const BITS_PER_PULSE: f32 = 5.5;
 /// Rough cost of the other parameters of a frame in bits, for the initial budget.
 const FRAME_OVERHEAD_BITS: f32 = 95.0;
+/// Exponent of the residual energy in the pulse allocation weights (flatter than the amplitude;
+/// 0.15 and 0.35 measured worse on PESQ).
+const ENERGY_EXPONENT: f32 = 0.25;
 /// LSF quantiser beam width (the reference's at complexity 8).
 const LSF_SURVIVORS: usize = 6;
 
@@ -407,6 +411,7 @@ impl Encoder {
         let mut nrg_carry = [0i32; SUBFRAMES];
         let mut prev_voiced = false;
         let mut prev_q = [0.0f32; ORDER];
+        let allocation = self.allocate_pulses(speech, active, allow_voiced);
         for (f, out) in frames.iter_mut().enumerate() {
             let fa: &FrameAnalysis = &self.analysis.frames[f];
             let voiced = allow_voiced && active && fa.voiced;
@@ -447,17 +452,7 @@ impl Encoder {
             prev_q = lpc.lsf;
             prev_voiced = voiced;
 
-            let class_idx = if !active {
-                0
-            } else if voiced {
-                2
-            } else {
-                1
-            };
-            let scale = [0.1f32, 0.5, 1.0][class_idx];
-            let total = ((self.pulse_budget * scale) as u32).min(MAX_PULSES[class_idx]);
-            let cap = MAX_PULSES[class_idx] / SUBFRAMES as u32;
-            let pulses = split_pulses(frame_speech, &self.history, &fa.lpc.a, total, cap);
+            let pulses = allocation[f];
             let input = FrameInput {
                 speech: frame_speech,
                 history: &self.history,
@@ -518,6 +513,76 @@ impl Encoder {
                 excitation,
             };
         }
+    }
+
+    /// Pulses per subframe for the block's frames: the block's budget (the voiced budget times
+    /// each frame's class scale) spread over its twelve subframes in proportion to the class
+    /// scale times a root of the subframe's LPC residual energy, within the parameter layer's caps.
+    fn allocate_pulses(
+        &self,
+        speech: &[f32; PACKET_LEN],
+        active: bool,
+        allow_voiced: bool,
+    ) -> [[u8; SUBFRAMES]; FRAMES] {
+        const N: usize = FRAMES * SUBFRAMES;
+        let sub = FRAME_LEN / SUBFRAMES;
+        let mut weight = [0f32; N];
+        let mut cap = [0u32; N];
+        let mut total = 0.0f32;
+        for f in 0..FRAMES {
+            let fa = &self.analysis.frames[f];
+            let class_idx = if !active {
+                0
+            } else if allow_voiced && fa.voiced {
+                2
+            } else {
+                1
+            };
+            let scale = [0.1f32, 0.5, 1.0][class_idx];
+            total += self.pulse_budget * scale;
+            let a = &fa.lpc.a;
+            for k in 0..SUBFRAMES {
+                let mut e = 1e-9f32;
+                for t in f * FRAME_LEN + k * sub..f * FRAME_LEN + (k + 1) * sub {
+                    let mut r = speech[t];
+                    for (j, &aj) in a.iter().enumerate().skip(1) {
+                        r += aj
+                            * if t >= j {
+                                speech[t - j]
+                            } else {
+                                self.history[ORDER + t - j]
+                            };
+                    }
+                    e += r * r;
+                }
+                weight[f * SUBFRAMES + k] = scale * libm::powf(e, ENERGY_EXPONENT);
+                cap[f * SUBFRAMES + k] = MAX_PULSES[class_idx] / SUBFRAMES as u32;
+            }
+        }
+        let total = total as u32;
+        let sum: f32 = weight.iter().sum();
+        let mut out = [0u32; N];
+        let mut given = 0;
+        for i in 0..N {
+            out[i] = ((total as f32 * weight[i] / sum) as u32).min(cap[i]);
+            given += out[i];
+        }
+        // The remainder one by one to the subframes with room, strongest first.
+        let mut order: [usize; N] = core::array::from_fn(|i| i);
+        order.sort_unstable_by(|&x, &y| weight[y].total_cmp(&weight[x]));
+        while given < total {
+            let before = given;
+            for &k in &order {
+                if given < total && out[k] < cap[k] {
+                    out[k] += 1;
+                    given += 1;
+                }
+            }
+            if given == before {
+                break;
+            }
+        }
+        core::array::from_fn(|f| core::array::from_fn(|k| out[f * SUBFRAMES + k] as u8))
     }
 
     /// The LSF interpolation row for a frame, as the reference chooses it: the faster row 1 if
@@ -603,60 +668,6 @@ fn residual_energy(
         e += r * r;
     }
     e
-}
-
-/// Splits a frame's pulse budget over its subframes in proportion to the fourth root of the energy
-/// of each subframe's LPC residual (flatter than the amplitude; measured best on PESQ), at most
-/// `cap` each.
-fn split_pulses(
-    speech: &[f32; FRAME_LEN],
-    history: &[f32; ORDER],
-    a: &[f32; ORDER + 1],
-    total: u32,
-    cap: u32,
-) -> [u8; SUBFRAMES] {
-    let sub = FRAME_LEN / SUBFRAMES;
-    let mut weight = [0f32; SUBFRAMES];
-    for (sf, w) in weight.iter_mut().enumerate() {
-        let mut e = 1e-9f32;
-        for t in sf * sub..(sf + 1) * sub {
-            let mut r = speech[t];
-            for (k, &ak) in a.iter().enumerate().skip(1) {
-                r += ak
-                    * if t >= k {
-                        speech[t - k]
-                    } else {
-                        history[ORDER + t - k]
-                    };
-            }
-            e += r * r;
-        }
-        *w = libm::sqrtf(libm::sqrtf(e));
-    }
-    let sum: f32 = weight.iter().sum();
-    let mut out = [0u8; SUBFRAMES];
-    let mut given = 0;
-    for (o, w) in out.iter_mut().zip(&weight) {
-        let share = ((total as f32 * w / sum) as u32).min(cap);
-        *o = share as u8;
-        given += share;
-    }
-    // The remainder one by one to the subframes with room, strongest first.
-    let mut order = [0usize, 1, 2, 3];
-    order.sort_unstable_by(|&x, &y| weight[y].total_cmp(&weight[x]));
-    while given < total {
-        let before = given;
-        for &k in &order {
-            if given < total && u32::from(out[k]) < cap {
-                out[k] += 1;
-                given += 1;
-            }
-        }
-        if given == before {
-            break;
-        }
-    }
-    out
 }
 
 impl crate::media::codec::AudioEncoder for Encoder {
