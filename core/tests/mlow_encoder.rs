@@ -207,52 +207,114 @@ fn measure() {
 /// what our decoder makes of the packets.
 #[test]
 fn local_decoder_matches_the_decoder_exactly() {
-    use wacall_core::mlow::excitation::{block_lag, normalized_bitrate};
-    use wacall_core::mlow::params::{EndpointRule, Excitation, PacketParams, decode_packet};
-    use wacall_core::mlow::postfilter::{HarmonicPostfilter, HpPostfilter};
-    use wacall_core::mlow::synth::{packet_bitrate, to_pcm16};
-
     let pcm = fixture("en-male.wav");
     let pcm = &pcm[..pcm.len().min(if cfg!(debug_assertions) {
         48_000
     } else {
         usize::MAX
     })];
-    let mut enc = Encoder::new(active(19_000));
+    let (voiced, total) = check_local_decoder(pcm, active(19_000));
+    assert!(voiced > 0 && voiced < total, "{voiced} voiced of {total}");
+}
+
+/// The same through discontinuous transmission: the encoder mirrors the decoder's comfort noise
+/// in the gaps (SID packets and packets not sent), so speech after silence still decodes to
+/// exactly the encoder's local reconstruction.
+#[test]
+fn local_decoder_matches_the_decoder_through_dtx() {
+    let pcm = dtx_mix(
+        if cfg!(debug_assertions) {
+            16_000
+        } else {
+            48_000
+        },
+        32_000,
+    );
+    let (voiced, total) = check_local_decoder(&pcm, Config::default());
+    assert!(voiced > 0, "{voiced} voiced of {total}");
+}
+
+/// Encodes `pcm` in 60 ms packets, decodes each (or conceals a packet not sent) and checks that
+/// the encoder's reconstruction, post-filtered like the decoder does, equals the decoder's PCM.
+/// Returns (voiced frames, frames) of the speech packets.
+fn check_local_decoder(pcm: &[i16], config: Config) -> (usize, usize) {
+    use wacall_core::mlow::excitation::{block_lag, normalized_bitrate};
+    use wacall_core::mlow::params::{EndpointRule, Excitation, PacketParams, decode_packet};
+    use wacall_core::mlow::postfilter::{HarmonicPostfilter, HpPostfilter};
+    use wacall_core::mlow::synth::{packet_bitrate, to_pcm16};
+    use wacall_core::mlow::toc::Toc;
+
+    let mut enc = Encoder::new(config);
     let mut dec = Decoder::new();
     let (mut hp, mut harmonic) = (HpPostfilter::new(), HarmonicPostfilter::new());
     let mut params = PacketParams::new();
     let mut buf = [0u8; MAX_PACKET_BYTES];
     let (mut got, mut want) = ([0i16; 960], [0i16; 960]);
-    let (mut voiced, mut total) = (0, 0);
-    for chunk in pcm.chunks_exact(960) {
+    let (mut voiced, mut total, mut gaps) = (0, 0, 0);
+    for (n, chunk) in pcm.chunks_exact(960).enumerate() {
         let len = enc.encode(chunk, &mut buf).expect("encode");
-        dec.decode(&buf[..len], &mut want).expect("decodable");
-        decode_packet(&buf[..len], EndpointRule::Reference, &mut params).expect("parse");
+        let comfort = len == 0 || matches!(Toc::parse(buf[0]), Toc::Smpl(t) if t.sid);
+        if len == 0 {
+            dec.decode_lost(&mut want);
+        } else {
+            dec.decode(&buf[..len], &mut want).expect("decodable");
+        }
         let mut signal = *enc.reconstruction();
         let mut lags = [0f32; 24];
-        let mut rates = [0f32; 3];
-        for (f, frame) in params.frames().iter().enumerate() {
-            if let Excitation::Voiced(v) = &frame.excitation {
-                for (l, &h) in lags[f * 8..f * 8 + 8].iter_mut().zip(&v.lag_half) {
-                    *l = block_lag(h);
-                }
-                voiced += 1;
+        let mut rates = [normalized_bitrate(0, 320); 3];
+        if comfort {
+            // Comfort noise: three unvoiced frames without pulses.
+            gaps += 1;
+            for f in 0..3 {
+                let lag = HpPostfilter::frame_lag(false, &[0.0; 8]);
+                hp.process(
+                    lag,
+                    (&mut signal[f * 320..(f + 1) * 320]).try_into().unwrap(),
+                );
             }
-            total += 1;
-            rates[f] = normalized_bitrate(frame.total_pulses(), 320);
-            let block: &[f32; 8] = lags[f * 8..f * 8 + 8].try_into().unwrap();
-            let lag = HpPostfilter::frame_lag(frame.voiced, block);
-            hp.process(
-                lag,
-                (&mut signal[f * 320..(f + 1) * 320]).try_into().unwrap(),
-            );
+        } else {
+            decode_packet(&buf[..len], EndpointRule::Reference, &mut params).expect("parse");
+            for (f, frame) in params.frames().iter().enumerate() {
+                if let Excitation::Voiced(v) = &frame.excitation {
+                    for (l, &h) in lags[f * 8..f * 8 + 8].iter_mut().zip(&v.lag_half) {
+                        *l = block_lag(h);
+                    }
+                    voiced += 1;
+                }
+                total += 1;
+                rates[f] = normalized_bitrate(frame.total_pulses(), 320);
+                let block: &[f32; 8] = lags[f * 8..f * 8 + 8].try_into().unwrap();
+                let lag = HpPostfilter::frame_lag(frame.voiced, block);
+                hp.process(
+                    lag,
+                    (&mut signal[f * 320..(f + 1) * 320]).try_into().unwrap(),
+                );
+            }
         }
         harmonic.process(&mut signal, &lags, packet_bitrate(&rates));
         to_pcm16(&signal, &mut got);
-        assert_eq!(got, want);
+        assert_eq!(got, want, "packet {n} (comfort noise: {comfort})");
     }
-    assert!(voiced > 0 && voiced < total, "{voiced} voiced of {total}");
+    if config.dtx {
+        assert!(gaps > 0, "no comfort noise in the input");
+    }
+    (voiced, total)
+}
+
+/// `speech_samples` of en-female, `silence_samples` of silence, the speech again, all over a faint
+/// noise floor (about -66 dBFS, as from a microphone; the VAD tracks the floor).
+fn dtx_mix(speech_samples: usize, silence_samples: usize) -> Vec<i16> {
+    let speech = fixture("en-female.wav");
+    let speech = &speech[..speech.len().min(speech_samples)];
+    let mut pcm: Vec<i16> = speech.to_vec();
+    pcm.extend(std::iter::repeat_n(0, silence_samples));
+    pcm.extend_from_slice(speech);
+    let mut seed = 0x1234_5678u32;
+    for s in pcm.iter_mut() {
+        seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+        *s = s.saturating_add(((seed >> 16) as i16) >> 10);
+    }
+    pcm
 }
 
 /// Discontinuous transmission over a speech / silence mix: the silent stretch (low-level noise)
@@ -262,22 +324,15 @@ fn local_decoder_matches_the_decoder_exactly() {
 fn dtx_sends_sparse_sid_packets_in_silence() {
     use wacall_core::mlow::toc::Toc;
 
-    let speech = fixture("en-female.wav");
-    let speech = &speech[..speech.len().min(if cfg!(debug_assertions) {
-        32_000
-    } else {
-        usize::MAX
-    })];
-    // Speech, 3 s of silence, speech again, all over a faint noise floor (about -66 dBFS, as
-    // from a microphone; the VAD tracks the floor).
-    let mut pcm: Vec<i16> = speech.to_vec();
-    pcm.extend(std::iter::repeat_n(0, 48_000));
-    pcm.extend_from_slice(speech);
-    let mut seed = 0x1234_5678u32;
-    for s in pcm.iter_mut() {
-        seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
-        *s = s.saturating_add(((seed >> 16) as i16) >> 10);
-    }
+    let speech_len = fixture("en-female.wav")
+        .len()
+        .min(if cfg!(debug_assertions) {
+            32_000
+        } else {
+            usize::MAX
+        });
+    // Speech, 3 s of silence, speech again.
+    let pcm = dtx_mix(speech_len, 48_000);
     let config = Config::default();
     let mut enc = Encoder::new(config);
     let mut dec = Decoder::new();
@@ -285,7 +340,7 @@ fn dtx_sends_sparse_sid_packets_in_silence() {
     let mut out = [0i16; 960];
     let (mut sid, mut skipped, mut speech_pkts, mut bytes) = (0, 0, 0, 0);
     // The VAD hang-over and one hang-over packet come first.
-    let silence = speech.len() / 960 + 4..(speech.len() + 48_000) / 960;
+    let silence = speech_len / 960 + 4..(speech_len + 48_000) / 960;
     for (n, chunk) in pcm.chunks_exact(960).enumerate() {
         let len = enc.encode(chunk, &mut buf).expect("encode");
         bytes += len;

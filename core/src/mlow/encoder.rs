@@ -21,12 +21,13 @@
 //! codes the three frames as three one-frame packets and hands them out one per call; output
 //! lags the input by 40 ms (the first two calls return 0).
 //!
-//! Not mirrored: the decoder's comfort noise during DTX gaps (its synthesis memories then differ
-//! from the encoder's until they have faded, a few subframes into the next speech).
+//! The mirror also plays the decoder's comfort noise through DTX gaps (the SID's level glide and
+//! filters, the concealment's memory of the last speech level), so speech after silence starts
+//! from exactly the decoder's state.
 //!
-//! Nothing allocates; the state is one fixed-size struct ([`Encoder::STATE_BYTES`], 51 376 bytes:
-//! analysis front end 10.5 KB, its per-packet results 6 KB, decoder mirror 1.9 KB, search scratch
-//! 26 KB, 20 ms packet queue 3.2 KB). Cost on `synth_mic.raw`: about 5.2 M instructions per 60 ms
+//! Nothing allocates; the state is one fixed-size struct ([`Encoder::STATE_BYTES`], 52 080 bytes:
+//! analysis front end 10.5 KB, its per-packet results 6 KB, decoder mirror 2.6 KB with the
+//! comfort noise, search scratch 26 KB, 20 ms packet queue 3.2 KB). Cost on `synth_mic.raw`: about 5.3 M instructions per 60 ms
 //! packet (callgrind, `examples/mlow_encoder_profile.rs`), of which the analysis front end is 2.9 M.
 //!
 //! Quality (PESQ-WB of our decoder's output against the input, `tests/mlow_encoder.rs`): 2.7–3.4
@@ -42,10 +43,13 @@ use super::analysis::PACKET_LEN;
 use super::analysis::analyser::{Analyser, FrameAnalysis, PacketAnalysis};
 use super::analysis::lsf_quant::{LsfCodebook, quantize};
 use super::analysis::pitch::PitchTables;
+use super::decoder::plc::Concealment;
+use super::lsf::{FrameLpc, LsfDecoder};
 use super::params::{
     self, Excitation, FRAME_LEN, FrameParams, LsfIndices, ORDER, PacketParams, SUBFRAMES,
     UnvoicedParams, VoicedParams,
 };
+use super::synth::SynthFrame;
 use super::tables::{cc, pitch};
 use super::toc::{Duration, SmplToc};
 use celp::{FrameInput, Mirror, Scratch};
@@ -157,8 +161,12 @@ pub struct Encoder {
     since_speech: u8,
     /// Silent packets since the last SID (saturating).
     since_sid: u8,
-    /// The decoder's LPC synthesis output for the last coded block, before its post-filters.
+    /// The decoder's LPC synthesis output for the last block, before its post-filters.
     recon: [f32; PACKET_LEN],
+    /// The decoder's memory of the last speech frame (where its comfort noise starts).
+    plc: Concealment,
+    /// The decoder's comfort-noise generator.
+    comfort: ComfortMirror,
     /// 20 ms mode: input collected so far and packets not yet handed out.
     pending_pcm: [i16; PACKET_LEN],
     pending_samples: usize,
@@ -184,6 +192,8 @@ impl Encoder {
             since_speech: u8::MAX,
             since_sid: u8::MAX,
             recon: [0.0; PACKET_LEN],
+            plc: Concealment::new(),
+            comfort: ComfortMirror::default(),
             pending_pcm: [0; PACKET_LEN],
             pending_samples: 0,
             queue: [[0; MAX_PACKET_BYTES / 3]; FRAMES],
@@ -202,9 +212,9 @@ impl Encoder {
         self.pulse_budget = ((frame_bits - FRAME_OVERHEAD_BITS) / BITS_PER_PULSE).clamp(4.0, 160.0);
     }
 
-    /// What the decoder's LPC synthesis will output for the last coded 60 ms block (active,
-    /// hang-over or coded-inactive), before its HP and harmonic post-filters: the encoder's local
-    /// decoder, exact as long as the decoder received every packet.
+    /// What the decoder's LPC synthesis will output for the last 60 ms block (speech, or comfort
+    /// noise after a SID), before its HP and harmonic post-filters: the encoder's local decoder,
+    /// exact as long as the decoder received every packet that was sent.
     pub fn reconstruction(&self) -> &[f32; PACKET_LEN] {
         &self.recon
     }
@@ -338,32 +348,39 @@ impl Encoder {
         };
         match class {
             Class::Nothing => {
-                self.history.copy_from_slice(&speech[PACKET_LEN - ORDER..]);
+                // The decoder plays comfort noise for the missing packet.
+                self.comfort_frames(&speech);
             }
             Class::Sid => {
                 self.since_sid = 0;
                 let frame = self.sid_frame(&speech);
-                // The decoder reconstructs the SID's LSFs through its LSF memory.
-                self.mirror.lsf.frame(&frame.lsf, false);
-                self.history.copy_from_slice(&speech[PACKET_LEN - ORDER..]);
+                // The decoder reconstructs the SID's LSFs through its LSF memory and plays
+                // comfort noise at the SID's level and spectrum.
+                let lpc = self.mirror.lsf.frame(&frame.lsf, false);
+                self.comfort.start(&frame, &lpc, self.plc.last_level_q14());
+                self.comfort_frames(&speech);
                 *params = PacketParams::from_frames(toc, &[frame]);
             }
             _ => {
+                self.comfort.active = false;
                 let snapshot = (self.mirror.clone(), self.history);
                 let mut frames = [FrameParams::EMPTY; FRAMES];
-                self.code_frames(class, &speech, true, &mut frames);
+                let mut last_lpc = self.code_frames(class, &speech, true, &mut frames);
                 *params = PacketParams::from_frames(toc, &frames);
                 let mut bytes = self.coded_bytes(params);
                 if bytes.is_none() {
                     // Not codable as voiced (lag outside the coding windows): all unvoiced.
                     (self.mirror, self.history) = snapshot;
-                    self.code_frames(class, &speech, false, &mut frames);
+                    last_lpc = self.code_frames(class, &speech, false, &mut frames);
                     *params = PacketParams::from_frames(toc, &frames);
                     bytes = self.coded_bytes(params);
                 }
                 if let Some(n) = bytes {
                     self.adapt_rate(n, class);
                 }
+                // What the decoder's concealment keeps of the block (the last frame).
+                let last = &frames[FRAMES - 1];
+                self.plc.remember(&SynthFrame::new(last, &last_lpc));
             }
         }
         class
@@ -403,20 +420,22 @@ impl Encoder {
         self.pulse_budget = (self.pulse_budget + step).clamp(2.0, 160.0);
     }
 
-    /// Codes the three frames of an active, hang-over or coded-inactive block.
+    /// Codes the three frames of an active, hang-over or coded-inactive block; returns the last
+    /// frame's LPC.
     fn code_frames(
         &mut self,
         class: Class,
         speech: &[f32; PACKET_LEN],
         allow_voiced: bool,
         frames: &mut [FrameParams; FRAMES],
-    ) {
+    ) -> FrameLpc {
         let active = class != Class::Inactive;
         let mut fcb_carry = [0u8; SUBFRAMES];
         let mut nrg_carry = [0i32; SUBFRAMES];
         let mut prev_voiced = false;
         let mut prev_q = [0.0f32; ORDER];
         let allocation = self.allocate_pulses(speech, active, allow_voiced);
+        let mut last_lpc = FrameLpc::default();
         for (f, out) in frames.iter_mut().enumerate() {
             let fa: &FrameAnalysis = &self.analysis.frames[f];
             let voiced = allow_voiced && active && voiced_frame(fa);
@@ -448,12 +467,15 @@ impl Encoder {
             let frame_speech: &[f32; FRAME_LEN] = speech[f * FRAME_LEN..(f + 1) * FRAME_LEN]
                 .try_into()
                 .unwrap_or(&[0.0; FRAME_LEN]);
-            let lsf = if active {
-                self.pick_interpolation(lsf, voiced, frame_speech)
-            } else {
-                lsf
-            };
-            let lpc = self.mirror.lsf.frame(&lsf, voiced);
+            let (lsf, lpc) = lsf_frame(
+                &mut self.mirror.lsf,
+                &self.history,
+                lsf,
+                voiced,
+                active,
+                frame_speech,
+            );
+            last_lpc = lpc;
             prev_q = lpc.lsf;
             prev_voiced = voiced;
 
@@ -464,6 +486,7 @@ impl Encoder {
                 analysis_a: &fa.lpc.a,
                 lag_half: voiced.then_some(&fa.pitch.lag_indices),
                 pulses,
+                levels: None,
             };
             let recon: &mut [f32; FRAME_LEN] = (&mut self.recon
                 [f * FRAME_LEN..(f + 1) * FRAME_LEN])
@@ -518,6 +541,46 @@ impl Encoder {
                 excitation,
             };
         }
+        last_lpc
+    }
+
+    /// Runs the decoder's comfort noise for one 60 ms block through the mirror (if a SID started
+    /// it), so that speech resumes from the state the decoder will be in.
+    fn comfort_frames(&mut self, speech: &[f32; PACKET_LEN]) {
+        if self.comfort.active {
+            for f in 0..FRAMES {
+                let levels = self.comfort.next_levels();
+                let frame_speech: &[f32; FRAME_LEN] = speech[f * FRAME_LEN..(f + 1) * FRAME_LEN]
+                    .try_into()
+                    .unwrap_or(&[0.0; FRAME_LEN]);
+                let input = FrameInput {
+                    speech: frame_speech,
+                    history: &self.history,
+                    analysis_a: &self.analysis.frames[f].lpc.a,
+                    lag_half: None,
+                    pulses: [0; SUBFRAMES],
+                    levels: Some(levels),
+                };
+                let recon: &mut [f32; FRAME_LEN] = (&mut self.recon
+                    [f * FRAME_LEN..(f + 1) * FRAME_LEN])
+                    .try_into()
+                    .expect("one frame");
+                let lpc = self.comfort.lpc;
+                self.mirror.code_frame(
+                    &lpc,
+                    &input,
+                    &mut [0; SUBFRAMES],
+                    &mut [0; SUBFRAMES],
+                    &mut self.scratch,
+                    recon,
+                );
+                self.comfort.hold();
+                self.history
+                    .copy_from_slice(&frame_speech[FRAME_LEN - ORDER..]);
+            }
+        } else {
+            self.history.copy_from_slice(&speech[PACKET_LEN - ORDER..]);
+        }
     }
 
     /// Pulses per subframe for the block's frames: the block's budget (the voiced budget times
@@ -531,6 +594,9 @@ impl Encoder {
     ) -> [[u8; SUBFRAMES]; FRAMES] {
         const N: usize = FRAMES * SUBFRAMES;
         let sub = FRAME_LEN / SUBFRAMES;
+        let mut x = [0f32; ORDER + PACKET_LEN];
+        x[..ORDER].copy_from_slice(&self.history);
+        x[ORDER..].copy_from_slice(speech);
         let mut weight = [0f32; N];
         let mut cap = [0u32; N];
         let mut total = 0.0f32;
@@ -547,19 +613,7 @@ impl Encoder {
             total += self.pulse_budget * scale;
             let a = &fa.lpc.a;
             for k in 0..SUBFRAMES {
-                let mut e = 1e-9f32;
-                for t in f * FRAME_LEN + k * sub..f * FRAME_LEN + (k + 1) * sub {
-                    let mut r = speech[t];
-                    for (j, &aj) in a.iter().enumerate().skip(1) {
-                        r += aj
-                            * if t >= j {
-                                speech[t - j]
-                            } else {
-                                self.history[ORDER + t - j]
-                            };
-                    }
-                    e += r * r;
-                }
+                let e = 1e-9 + residual_energy(&x, ORDER + f * FRAME_LEN + k * sub, sub, a);
                 weight[f * SUBFRAMES + k] = scale * libm::powf(e, ENERGY_EXPONENT);
                 cap[f * SUBFRAMES + k] = MAX_PULSES[class_idx] / SUBFRAMES as u32;
             }
@@ -588,29 +642,6 @@ impl Encoder {
             }
         }
         core::array::from_fn(|f| core::array::from_fn(|k| out[f * SUBFRAMES + k] as u8))
-    }
-
-    /// The LSF interpolation row for a frame, as the reference chooses it: the faster row 1 if
-    /// the decoder's per-subframe filters leave a residual at least 0.2 % smaller in RMS than
-    /// with row 0.
-    fn pick_interpolation(
-        &self,
-        lsf: LsfIndices,
-        voiced: bool,
-        speech: &[f32; FRAME_LEN],
-    ) -> LsfIndices {
-        let fast = LsfIndices { interp: 1, ..lsf };
-        let e0 = residual_energy(
-            speech,
-            &self.history,
-            &self.mirror.lsf.clone().frame(&lsf, voiced).a,
-        );
-        let e1 = residual_energy(
-            speech,
-            &self.history,
-            &self.mirror.lsf.clone().frame(&fast, voiced).a,
-        );
-        if e1 < 0.998 * 0.998 * e0 { fast } else { lsf }
     }
 
     /// The comfort-noise description of a silent block: the unvoiced-codebook LSFs of its last
@@ -657,24 +688,95 @@ fn voiced_frame(fa: &FrameAnalysis) -> bool {
     fa.voicing_strength > VOICING_THRESHOLD
 }
 
-/// Energy of the LPC residual of a frame's speech with one predictor per subframe.
-fn residual_energy(
-    speech: &[f32; FRAME_LEN],
+/// The decoder's comfort-noise generator ([`super::decoder::cng`]) as far as it feeds back: its
+/// level glide and its LPC filters (the noise itself comes from the mirror's noise generator).
+#[derive(Clone, Debug, Default)]
+struct ComfortMirror {
+    active: bool,
+    /// SID level and current level, dB in Q14.
+    target_q14: i32,
+    level_q14: i32,
+    /// Filters of the next frame.
+    lpc: FrameLpc,
+}
+
+impl ComfortMirror {
+    /// A SID arrived: its level becomes the target; the level starts from `previous_q14` (the
+    /// last unvoiced speech level) unless comfort noise is already playing.
+    fn start(&mut self, sid: &FrameParams, lpc: &FrameLpc, previous_q14: Option<i32>) {
+        let sum: i64 = sid.nrgres_dbq_q14.iter().map(|&q| i64::from(q)).sum();
+        self.target_q14 = (sum / SUBFRAMES as i64) as i32;
+        if !self.active {
+            self.level_q14 = previous_q14.unwrap_or(self.target_q14);
+        }
+        self.lpc = *lpc;
+        self.active = true;
+    }
+
+    /// The next frame's per-subframe levels: a quarter of the way to the target each subframe.
+    fn next_levels(&mut self) -> [i32; SUBFRAMES] {
+        core::array::from_fn(|_| {
+            self.level_q14 += (self.target_q14 - self.level_q14) >> 2;
+            self.level_q14
+        })
+    }
+
+    /// After a frame: later frames keep the last subframe's filter.
+    fn hold(&mut self) {
+        let last = SUBFRAMES - 1;
+        self.lpc.a = [self.lpc.a[last]; SUBFRAMES];
+        self.lpc.subframe_lsf = [self.lpc.subframe_lsf[last]; SUBFRAMES];
+    }
+}
+
+/// Reconstructs a frame's LSFs in the decoder's LSF memory `dec`. Active frames (the only ones that code an
+/// interpolation row) pick the row as the reference does: the faster row 1 if the decoder's
+/// per-subframe filters then leave a residual at least 0.2 % smaller in RMS than with row 0.
+fn lsf_frame(
+    dec: &mut LsfDecoder,
     history: &[f32; ORDER],
-    a: &[[f32; ORDER + 1]; SUBFRAMES],
-) -> f32 {
+    lsf: LsfIndices,
+    voiced: bool,
+    active: bool,
+    speech: &[f32; FRAME_LEN],
+) -> (LsfIndices, FrameLpc) {
+    let before = dec.clone();
+    let slow = dec.frame(&lsf, voiced);
+    if !active {
+        return (lsf, slow);
+    }
+    let fast_idx = LsfIndices { interp: 1, ..lsf };
+    let mut fast_dec = before;
+    let fast = fast_dec.frame(&fast_idx, voiced);
+    if fast.a == slow.a {
+        return (lsf, slow);
+    }
+    let mut x = [0f32; ORDER + FRAME_LEN];
+    x[..ORDER].copy_from_slice(history);
+    x[ORDER..].copy_from_slice(speech);
     let sub = FRAME_LEN / SUBFRAMES;
+    let (mut e0, mut e1) = (0.0f32, 0.0f32);
+    for k in 0..SUBFRAMES {
+        e0 += residual_energy(&x, ORDER + k * sub, sub, &slow.a[k]);
+        e1 += residual_energy(&x, ORDER + k * sub, sub, &fast.a[k]);
+    }
+    if e1 < 0.998 * 0.998 * e0 {
+        *dec = fast_dec;
+        (fast_idx, fast)
+    } else {
+        (lsf, slow)
+    }
+}
+
+/// Energy of the LPC residual of `x[start..start + len]` with predictor `a` (`x` holds the
+/// `ORDER` samples before `start`).
+fn residual_energy(x: &[f32], start: usize, len: usize, a: &[f32; ORDER + 1]) -> f32 {
     let mut e = 0.0f32;
-    for (t, &x) in speech.iter().enumerate() {
-        let a = &a[t / sub];
-        let mut r = x;
-        for (k, &ak) in a.iter().enumerate().skip(1) {
-            r += ak
-                * if t >= k {
-                    speech[t - k]
-                } else {
-                    history[ORDER + t - k]
-                };
+    for t in start..start + len {
+        let past = &x[t - ORDER..t];
+        let mut r = x[t];
+        for (&p, &ak) in past.iter().zip(a[1..].iter().rev()) {
+            r += ak * p;
         }
         e += r * r;
     }

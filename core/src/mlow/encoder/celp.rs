@@ -81,6 +81,9 @@ pub struct FrameInput<'a> {
     pub lag_half: Option<&'a [u16; 8]>,
     /// Pulses to place per subframe.
     pub pulses: [u8; SUBFRAMES],
+    /// Unvoiced frames: residual levels to use as given (dB in Q14) instead of measuring the
+    /// speech's, as for the decoder's comfort noise.
+    pub levels: Option<[i32; SUBFRAMES]>,
 }
 
 /// What the search chose for one frame (the caller assembles the frame parameters).
@@ -205,7 +208,9 @@ impl Mirror {
             nrg: None,
         };
 
-        if !voiced {
+        if let (false, Some(levels)) = (voiced, input.levels) {
+            *nrg_carry = levels;
+        } else if !voiced {
             // LPC residual energy of the speech with the decoder's filters, per subframe.
             let mut db = [0.0f32; SUBFRAMES];
             for (sf, d) in db.iter_mut().enumerate() {
