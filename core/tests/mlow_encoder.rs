@@ -160,6 +160,40 @@ fn quality_on_speech_fixtures() {
     }
 }
 
+/// Rate control: over the packets coded as active voice, the bitrate is within 1.5 % of the target
+/// at 9 and 19 kbit/s, for 60 and 20 ms packets (silence, coded cheaply, is not counted).
+#[test]
+fn active_bitrate_tracks_the_target() {
+    let pcm = fixture("de-male.wav");
+    // Debug builds check one configuration (the encoder is slow unoptimised).
+    let cases: &[(u32, PacketDuration)] = if cfg!(debug_assertions) {
+        &[(19_000, PacketDuration::Ms60)]
+    } else {
+        &[
+            (19_000, PacketDuration::Ms60),
+            (9_000, PacketDuration::Ms60),
+            (19_000, PacketDuration::Ms20),
+            (9_000, PacketDuration::Ms20),
+        ]
+    };
+    for &(bps, duration) in cases {
+        let (kbps, share) = active_rate(
+            &pcm,
+            Config {
+                duration,
+                ..active(bps)
+            },
+        );
+        let deviation = kbps * 1000.0 / bps as f32 - 1.0;
+        eprintln!("{bps} bit/s, {duration:?}: {kbps:.2} kbit/s over {share:.2} of the packets");
+        assert!(share > 0.8, "active share {share}");
+        assert!(
+            deviation.abs() < 0.015,
+            "{kbps} kbit/s for a {bps} bit/s target"
+        );
+    }
+}
+
 /// The full table for the report: `cargo test --release --test mlow_encoder measure -- --ignored
 /// --nocapture`.
 #[test]
