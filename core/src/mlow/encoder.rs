@@ -27,7 +27,7 @@
 //! filters, the concealment's memory of the last speech level), so speech after silence starts
 //! from exactly the decoder's state.
 //!
-//! Nothing allocates; the state is one fixed-size struct ([`Encoder::STATE_BYTES`], 52 080 bytes:
+//! Nothing allocates; the state is one fixed-size struct ([`Encoder::STATE_BYTES`], 52 088 bytes:
 //! analysis front end 10.5 KB, its per-packet results 6 KB, decoder mirror 2.6 KB with the
 //! comfort noise, search scratch 26 KB, 20 ms packet queue 3.2 KB). Cost on `synth_mic.raw`: about 5.3 M instructions per 60 ms
 //! packet (callgrind, `examples/mlow_encoder_profile.rs`), of which the analysis front end is 2.9 M.
@@ -78,6 +78,8 @@ const VOICING_THRESHOLD: f32 = -0.1;
 const RESERVOIR_PACKETS: f32 = 4.0;
 /// Packets over which the reservoir is paid back.
 const PAYBACK_PACKETS: f32 = 8.0;
+/// Smoothing of the running block level the pulse allocation compares against.
+const LEVEL_SMOOTHING: f32 = 0.1;
 /// LSF quantiser beam width (the reference's at complexity 8).
 const LSF_SURVIVORS: usize = 6;
 
@@ -165,6 +167,8 @@ pub struct Encoder {
     pulse_budget: f32,
     /// Bits under (positive) or over the target so far on active packets, bounded.
     reservoir_bits: f32,
+    /// Running mean of the pulse-allocation weight of active blocks.
+    level_mean: f32,
     /// Packets since the VAD last reported speech (saturating).
     since_speech: u8,
     /// Silent packets since the last SID (saturating).
@@ -198,6 +202,7 @@ impl Encoder {
             history: [0.0; ORDER],
             pulse_budget: 0.0,
             reservoir_bits: 0.0,
+            level_mean: 0.0,
             since_speech: u8::MAX,
             since_sid: u8::MAX,
             recon: [0.0; PACKET_LEN],
@@ -372,14 +377,14 @@ impl Encoder {
             }
             _ => {
                 self.comfort.active = false;
-                let snapshot = (self.mirror.clone(), self.history);
+                let snapshot = (self.mirror.clone(), self.history, self.level_mean);
                 let mut frames = [FrameParams::EMPTY; FRAMES];
                 let mut last_lpc = self.code_frames(class, &speech, true, &mut frames);
                 *params = PacketParams::from_frames(toc, &frames);
                 let mut bytes = self.coded_bytes(params);
                 if bytes.is_none() {
                     // Not codable as voiced (lag outside the coding windows): all unvoiced.
-                    (self.mirror, self.history) = snapshot;
+                    (self.mirror, self.history, self.level_mean) = snapshot;
                     last_lpc = self.code_frames(class, &speech, false, &mut frames);
                     *params = PacketParams::from_frames(toc, &frames);
                     bytes = self.coded_bytes(params);
@@ -599,10 +604,11 @@ impl Encoder {
     }
 
     /// Pulses per subframe for the block's frames: the block's budget (the voiced budget times
-    /// each frame's class scale) spread over its twelve subframes in proportion to the class
+    /// each frame's class scale, times the square root of the block's level against the running
+    /// mean, within a factor of 2) spread over its twelve subframes in proportion to the class
     /// scale times a root of the subframe's LPC residual energy, within the parameter layer's caps.
     fn allocate_pulses(
-        &self,
+        &mut self,
         speech: &[f32; PACKET_LEN],
         active: bool,
         allow_voiced: bool,
@@ -633,8 +639,23 @@ impl Encoder {
                 cap[f * SUBFRAMES + k] = MAX_PULSES[class_idx] / SUBFRAMES as u32;
             }
         }
-        let total = total as u32;
         let sum: f32 = weight.iter().sum();
+        // Loud blocks (against the running mean of active blocks) get more than quiet ones.
+        let level = sum / N as f32;
+        let mean = self.level_mean;
+        let rel = if mean > 0.0 {
+            (level / mean).clamp(0.5, 2.0)
+        } else {
+            1.0
+        };
+        if active {
+            self.level_mean = if mean > 0.0 {
+                mean + LEVEL_SMOOTHING * (level - mean)
+            } else {
+                level
+            };
+        }
+        let total = (total * libm::sqrtf(rel)) as u32;
         let mut out = [0u32; N];
         let mut given = 0;
         for i in 0..N {
