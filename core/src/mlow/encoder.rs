@@ -507,6 +507,7 @@ impl Encoder {
                 lag_half: voiced.then_some(&fa.pitch.lag_indices),
                 pulses,
                 levels: None,
+                tilt: weighting_tilt(self.config.bitrate_bps),
             };
             let recon: &mut [f32; FRAME_LEN] = (&mut self.recon
                 [f * FRAME_LEN..(f + 1) * FRAME_LEN])
@@ -580,6 +581,7 @@ impl Encoder {
                     lag_half: None,
                     pulses: [0; SUBFRAMES],
                     levels: Some(levels),
+                    tilt: 0.0,
                 };
                 let recon: &mut [f32; FRAME_LEN] = (&mut self.recon
                     [f * FRAME_LEN..(f + 1) * FRAME_LEN])
@@ -716,6 +718,14 @@ impl Encoder {
             ..FrameParams::EMPTY
         }
     }
+}
+
+/// The weighting filter's low-frequency tilt for a bitrate: 0.3 up to 9 kbit/s, falling to 0.1 at
+/// 19 kbit/s and above. Measured (PESQ-WB means over the six inputs, fixed tilt): at 9 kbit/s
+/// +0.02 to +0.03 for tilts 0.15-0.5; at 19 kbit/s within noise at 0.15 and 0.3, worse at 0.5.
+fn weighting_tilt(bitrate_bps: u32) -> f32 {
+    let over = (bitrate_bps as f32 - 9_000.0) / 10_000.0;
+    (0.3 - 0.2 * over).clamp(0.1, 0.3)
 }
 
 /// Whether an active frame is coded voiced: the classifier's strength above

@@ -84,6 +84,15 @@ pub struct FrameInput<'a> {
     /// Unvoiced frames: residual levels to use as given (dB in Q14) instead of measuring the
     /// speech's, as for the decoder's comfort noise.
     pub levels: Option<[i32; SUBFRAMES]>,
+    /// Low-frequency tilt of the weighting filter: `W(z)` is followed by `1 / (1 - tilt z^-1)`.
+    pub tilt: f32,
+}
+
+/// Zero-state `1 / (1 - tilt z^-1)` over `x`, in place.
+fn tilt(tilt: f32, x: &mut [f32; L]) {
+    for n in 1..L {
+        x[n] += tilt * x[n - 1];
+    }
 }
 
 /// What the search chose for one frame (the caller assembles the frame parameters).
@@ -244,6 +253,7 @@ impl Mirror {
             h[0] = 1.0;
             synth(a, &mut h);
             weight(&num, &den, &mut h);
+            tilt(input.tilt, &mut h);
             // Weighted target: speech minus the synthesis filter's ringing.
             let mut zir = [0.0f32; L];
             self.lpc.clone().filter(a, &[0.0; L], &mut zir);
@@ -252,6 +262,7 @@ impl Mirror {
                 *xn = s - z;
             }
             weight(&num, &den, &mut x);
+            tilt(input.tilt, &mut x);
 
             let mut lags = [0.0f32; 2];
             // ACB responses (zero for unvoiced frames) and their correlations.
