@@ -1,19 +1,29 @@
-//! Real FFTs for power spectra: 512 points (LPC window; a 256-point radix-2 complex transform plus
-//! the usual split) and 576 points (perceptual model; a 288-point mixed radix-2/3 transform).
-//! Twiddles come from f32 cosine tables, so no trigonometry runs per call.
-
+//! Real FFTs for power spectra: 512 points (LPC window) and 576 points (perceptual model), each a
+//! half-length complex transform of the even/odd packing plus the usual split. The complex
+//! transforms (256 = 4^4 and 288 = 4 * 4 * 2 * 3 * 3 points) run as Stockham autosort stages: no
+//! bit reversal, natural order out, twiddles read from tables built at compile time from the f32
+//! cosine tables, so no trigonometry and no index arithmetic modulo the length runs per call.
+//!
+//! Cost (callgrind, x86-64): about 12 k instructions for the 512-point spectrum and 17 k for the
+//! 576-point one.
 use super::tables::{COS_512, COS_512_QUARTER, COS_576};
 
-/// `cos(2 pi n / 512)` for any `n`, in f64 from the quarter-wave table (for the autocorrelation).
-pub(crate) fn cos512(n: usize) -> f64 {
-    let n = n % 512;
-    match n {
-        0..=128 => COS_512_QUARTER[n],
-        129..=256 => -COS_512_QUARTER[256 - n],
-        257..=384 => -COS_512_QUARTER[n - 256],
-        _ => COS_512_QUARTER[512 - n],
+/// One period of `cos(2 pi n / 512)` in f64, unfolded at compile time from the quarter-wave table
+/// (for the autocorrelation).
+pub(crate) static COS_512_F64: [f64; 512] = {
+    let mut out = [0f64; 512];
+    let mut n = 0;
+    while n < 512 {
+        out[n] = match n {
+            0..=128 => COS_512_QUARTER[n],
+            129..=256 => -COS_512_QUARTER[256 - n],
+            257..=384 => -COS_512_QUARTER[n - 256],
+            _ => COS_512_QUARTER[512 - n],
+        };
+        n += 1;
     }
-}
+    out
+};
 
 /// A complex number.
 #[derive(Clone, Copy, Debug, Default)]
@@ -29,21 +39,199 @@ impl Cpx {
             im: self.re * o.im + self.im * o.re,
         }
     }
-}
 
-/// `exp(-2 pi i m / 512)`, `m < 512`.
-fn w512(m: usize) -> Cpx {
-    Cpx {
-        re: COS_512[m],
-        im: -COS_512[(m + 384) % 512],
+    fn add(self, o: Cpx) -> Cpx {
+        Cpx {
+            re: self.re + o.re,
+            im: self.im + o.im,
+        }
+    }
+
+    fn sub(self, o: Cpx) -> Cpx {
+        Cpx {
+            re: self.re - o.re,
+            im: self.im - o.im,
+        }
     }
 }
 
-/// `exp(-2 pi i m / 576)`, `m < 576`.
-fn w576(m: usize) -> Cpx {
-    Cpx {
-        re: COS_576[m],
-        im: -COS_576[(m + 432) % 576],
+/// `exp(-2 pi i m / len)` for `m = 0..N`, with `cos` one period of `len = N * step` cosines.
+const fn twiddles<const N: usize>(cos: &[f32], step: usize) -> [Cpx; N] {
+    let len = cos.len();
+    let mut out = [Cpx { re: 0.0, im: 0.0 }; N];
+    let mut m = 0;
+    while m < N {
+        let a = m * step;
+        // sin(x) = cos(x - pi / 2), i.e. three quarters of a period on.
+        out[m] = Cpx {
+            re: cos[a],
+            im: -cos[(a + 3 * len / 4) % len],
+        };
+        m += 1;
+    }
+    out
+}
+
+/// `exp(-2 pi i m / 256)`, m = 0..256.
+static TW256: [Cpx; 256] = twiddles(&COS_512, 2);
+/// `exp(-2 pi i m / 288)`, m = 0..288.
+static TW288: [Cpx; 288] = twiddles(&COS_576, 2);
+/// `exp(-2 pi i k / 512)`, k = 0..=256, for the real split.
+static TW512: [Cpx; 257] = twiddles(&COS_512, 1);
+/// `exp(-2 pi i k / 576)`, k = 0..=288, for the real split.
+static TW576: [Cpx; 289] = twiddles(&COS_576, 1);
+
+/// Forward complex DFT of `x` (length `N`, the product of `radices`, each 2, 3 or 4) in Stockham
+/// stages; `tw` holds `exp(-2 pi i m / N)`. Returns which buffer holds the result (`false`: `x`).
+fn stockham<const N: usize>(
+    x: &mut [Cpx; N],
+    y: &mut [Cpx; N],
+    radices: &[usize],
+    tw: &[Cpx; N],
+) -> bool {
+    // Stage with sub-transform length `n = r * m` and `s` interleaved sub-transforms: element
+    // `p + j m` of sub-transform `q` sits at `q + s (p + j m)`. Butterfly `j` over `r`, twiddle
+    // output `k` by `W_n^(p k)` and store it at `q + s (r p + k)`: the sub-transforms of the next
+    // stage are then again interleaved, and the last stage leaves natural order. For fixed `p`
+    // every input `j` and output `k` is a contiguous run of `s` elements.
+    let mut n = N;
+    let mut s = 1;
+    let mut in_y = false;
+    for &r in radices {
+        let m = n / r;
+        let step = N / n; // W_n^e = tw[e * step]
+        let (src, dst): (&[Cpx; N], &mut [Cpx; N]) =
+            if in_y { (&*y, &mut *x) } else { (&*x, &mut *y) };
+        let stage = Stage {
+            src,
+            m,
+            s,
+            tw,
+            step,
+        };
+        match r {
+            4 => stage.radix4(dst),
+            3 => stage.radix3(dst),
+            _ => stage.radix2(dst),
+        }
+        n = m;
+        s *= r;
+        in_y = !in_y;
+    }
+    in_y
+}
+
+/// One Stockham stage: `m` butterflies over runs of `s` elements, twiddles `tw[e * step]`.
+struct Stage<'a> {
+    src: &'a [Cpx],
+    m: usize,
+    s: usize,
+    tw: &'a [Cpx],
+    step: usize,
+}
+
+impl Stage<'_> {
+    /// Input run `j` of butterfly `p`.
+    fn run(&self, p: usize, j: usize) -> &[Cpx] {
+        let at = self.s * (p + j * self.m);
+        &self.src[at..at + self.s]
+    }
+
+    fn radix4(&self, dst: &mut [Cpx]) {
+        let s = self.s;
+        for (p, out) in dst.chunks_exact_mut(4 * s).enumerate() {
+            let (o0, rest) = out.split_at_mut(s);
+            let (o1, rest) = rest.split_at_mut(s);
+            let (o2, o3) = rest.split_at_mut(s);
+            let (i0, i1, i2, i3) = (
+                self.run(p, 0),
+                self.run(p, 1),
+                self.run(p, 2),
+                self.run(p, 3),
+            );
+            let (w1, w2, w3) = (
+                self.tw[p * self.step],
+                self.tw[2 * p * self.step],
+                self.tw[3 * p * self.step],
+            );
+            for q in 0..s {
+                let (t0, t1) = (i0[q].add(i2[q]), i0[q].sub(i2[q]));
+                let (t2, t3) = (i1[q].add(i3[q]), i1[q].sub(i3[q]));
+                let y1 = Cpx {
+                    re: t1.re + t3.im,
+                    im: t1.im - t3.re,
+                };
+                let y3 = Cpx {
+                    re: t1.re - t3.im,
+                    im: t1.im + t3.re,
+                };
+                o0[q] = t0.add(t2);
+                if p == 0 {
+                    o1[q] = y1;
+                    o2[q] = t0.sub(t2);
+                    o3[q] = y3;
+                } else {
+                    o1[q] = y1.mul(w1);
+                    o2[q] = t0.sub(t2).mul(w2);
+                    o3[q] = y3.mul(w3);
+                }
+            }
+        }
+    }
+
+    fn radix3(&self, dst: &mut [Cpx]) {
+        // W3 = c - i s3 with c = cos(2 pi / 3) = -1/2, s3 = sin(2 pi / 3) = cos(pi / 6).
+        let (c, s3) = (COS_576[192], COS_576[48]);
+        let s = self.s;
+        for (p, out) in dst.chunks_exact_mut(3 * s).enumerate() {
+            let (o0, rest) = out.split_at_mut(s);
+            let (o1, o2) = rest.split_at_mut(s);
+            let (i0, i1, i2) = (self.run(p, 0), self.run(p, 1), self.run(p, 2));
+            let (w1, w2) = (self.tw[p * self.step], self.tw[2 * p * self.step]);
+            for q in 0..s {
+                let (a0, a1, a2) = (i0[q], i1[q], i2[q]);
+                let (sr, si) = (a1.re + a2.re, a1.im + a2.im);
+                let (dr, di) = (a1.re - a2.re, a1.im - a2.im);
+                let (mr, mi) = (a0.re + c * sr, a0.im + c * si);
+                let y1 = Cpx {
+                    re: mr + s3 * di,
+                    im: mi - s3 * dr,
+                };
+                let y2 = Cpx {
+                    re: mr - s3 * di,
+                    im: mi + s3 * dr,
+                };
+                o0[q] = Cpx {
+                    re: a0.re + sr,
+                    im: a0.im + si,
+                };
+                if p == 0 {
+                    o1[q] = y1;
+                    o2[q] = y2;
+                } else {
+                    o1[q] = y1.mul(w1);
+                    o2[q] = y2.mul(w2);
+                }
+            }
+        }
+    }
+
+    fn radix2(&self, dst: &mut [Cpx]) {
+        let s = self.s;
+        for (p, out) in dst.chunks_exact_mut(2 * s).enumerate() {
+            let (o0, o1) = out.split_at_mut(s);
+            let (i0, i1) = (self.run(p, 0), self.run(p, 1));
+            let w1 = self.tw[p * self.step];
+            for q in 0..s {
+                let (a0, a1) = (i0[q], i1[q]);
+                o0[q] = a0.add(a1);
+                o1[q] = if p == 0 {
+                    a0.sub(a1)
+                } else {
+                    a0.sub(a1).mul(w1)
+                };
+            }
+        }
     }
 }
 
@@ -58,106 +246,29 @@ pub(crate) fn power_spectrum_512(x: &[f32], out: &mut [f32; 257]) {
             im: pair.get(1).copied().unwrap_or(0.0),
         };
     }
-    fft256(&mut z);
-    split_real(&z, out, w512);
+    let mut t = [Cpx::default(); M];
+    let in_t = stockham(&mut z, &mut t, &[4, 4, 4, 4], &TW256);
+    split_real(if in_t { &t } else { &z }, out, &TW512);
 }
 
 /// Recover the power spectrum of a real 2M-point sequence from the M-point transform `z` of its
-/// even/odd packing: `X[k] = E[k] + W^k O[k]`.
-fn split_real(z: &[Cpx], out: &mut [f32], w: fn(usize) -> Cpx) {
+/// even/odd packing: `X[k] = E[k] + W^k O[k]`, with `w[k] = W^k`, `W = exp(-2 pi i / 2M)`.
+fn split_real(z: &[Cpx], out: &mut [f32], w: &[Cpx]) {
     let m = z.len();
-    for (k, o) in out.iter_mut().enumerate() {
-        let a = z[k % m];
-        let b = z[(m - k) % m];
-        let (er, ei) = (0.5 * (a.re + b.re), 0.5 * (a.im - b.im));
-        let (or_, oi) = (0.5 * (a.im + b.im), 0.5 * (b.re - a.re));
-        let t = w(k);
+    let (out, w) = (&mut out[..=m], &w[..=m]);
+    // The halves of E and O are left out of each term and the square scaled by 1/4 instead
+    // (exact: powers of two).
+    let bin = |a: Cpx, b: Cpx, t: Cpx| {
+        let (er, ei) = (a.re + b.re, a.im - b.im);
+        let (or_, oi) = (a.im + b.im, b.re - a.re);
         let xr = er + (or_ * t.re - oi * t.im);
         let xi = ei + (or_ * t.im + oi * t.re);
-        *o = xr * xr + xi * xi;
-    }
-}
-
-/// In-place forward 256-point complex FFT (radix 2, decimation in time).
-fn fft256(z: &mut [Cpx; 256]) {
-    for i in 0..256 {
-        let j = (i as u8).reverse_bits() as usize;
-        if j > i {
-            z.swap(i, j);
-        }
-    }
-    let mut len = 2;
-    while len <= 256 {
-        let step = 512 / len; // W_len^m = W_512^(m * step)
-        for start in (0..256).step_by(len) {
-            for m in 0..len / 2 {
-                let t = z[start + m + len / 2].mul(w512(m * step));
-                let u = z[start + m];
-                z[start + m] = Cpx {
-                    re: u.re + t.re,
-                    im: u.im + t.im,
-                };
-                z[start + m + len / 2] = Cpx {
-                    re: u.re - t.re,
-                    im: u.im - t.im,
-                };
-            }
-        }
-        len <<= 1;
-    }
-}
-
-/// Forward DFT of `out.len()` (a product of 2s and 3s dividing 576) elements of `x` taken with
-/// `stride`, by recursive decimation in time.
-fn dft_mixed(x: &[Cpx], stride: usize, out: &mut [Cpx]) {
-    let n = out.len();
-    if n == 1 {
-        out[0] = x[0];
-        return;
-    }
-    let p = if n.is_multiple_of(2) { 2 } else { 3 };
-    let m = n / p;
-    for j in 0..p {
-        dft_mixed(&x[j * stride..], stride * p, &mut out[j * m..(j + 1) * m]);
-    }
-    let scale = 576 / n;
-    if p == 2 {
-        for k in 0..m {
-            let t = out[m + k].mul(w576(k * scale));
-            let u = out[k];
-            out[k] = Cpx {
-                re: u.re + t.re,
-                im: u.im + t.im,
-            };
-            out[m + k] = Cpx {
-                re: u.re - t.re,
-                im: u.im - t.im,
-            };
-        }
-    } else {
-        // Radix 3 with W3 = -1/2 - i sqrt(3)/2.
-        let (c, s) = (COS_576[192], -COS_576[(192 + 432) % 576]);
-        for k in 0..m {
-            let a = out[k];
-            let b = out[m + k].mul(w576(k * scale));
-            let d = out[2 * m + k].mul(w576(2 * k * scale));
-            let (sr, si) = (b.re + d.re, b.im + d.im);
-            let (dr, di) = (b.re - d.re, b.im - d.im);
-            out[k] = Cpx {
-                re: a.re + sr,
-                im: a.im + si,
-            };
-            let (mr, mi) = (a.re + c * sr, a.im + c * si);
-            // s * i * (b - d) with s = -sin(2 pi / 3)
-            out[m + k] = Cpx {
-                re: mr - s * di,
-                im: mi + s * dr,
-            };
-            out[2 * m + k] = Cpx {
-                re: mr + s * di,
-                im: mi - s * dr,
-            };
-        }
+        0.25 * (xr * xr + xi * xi)
+    };
+    out[0] = bin(z[0], z[0], w[0]);
+    out[m] = bin(z[0], z[0], w[m]);
+    for k in 1..m {
+        out[k] = bin(z[k], z[m - k], w[k]);
     }
 }
 
@@ -171,9 +282,9 @@ pub(crate) fn power_spectrum_576(x: &[f32; 576], out: &mut [f32; 289]) {
             im: pair[1],
         };
     }
-    let mut zt = [Cpx::default(); M];
-    dft_mixed(&z, 1, &mut zt);
-    split_real(&zt, out, w576);
+    let mut t = [Cpx::default(); M];
+    let in_t = stockham(&mut z, &mut t, &[4, 4, 2, 3, 3], &TW288);
+    split_real(if in_t { &t } else { &z }, out, &TW576);
 }
 
 #[cfg(test)]

@@ -12,7 +12,7 @@
 //! No state: everything lives on the caller's stack (about 6 KB of scratch).
 
 use super::LPC_ORDER;
-use super::fft::{cos512, power_spectrum_512};
+use super::fft::{COS_512_F64, power_spectrum_512};
 pub use super::highpass::LPC_BUF_LEN;
 use super::tables::{LPC_WIN_RISE, LPC_WIN_TAIL_LONG, LPC_WIN_TAIL_SHORT};
 
@@ -86,11 +86,13 @@ fn autocorrelation(f2: &[f32; SPECTRUM_LEN]) -> [f64; LPC_ORDER + 1] {
     for (j, rj) in r.iter_mut().enumerate() {
         let folded = if j % 2 == 0 { &sum } else { &dif };
         let mut acc = 0f64;
-        for (n, &v) in folded.iter().enumerate().skip(1) {
-            acc += v * cos512(j * n);
+        let mut phase = 0; // j n mod 512
+        for &v in &folded[1..] {
+            phase = (phase + j) & 511;
+            acc += v * COS_512_F64[phase];
         }
         let edges = if j % 2 == 0 {
-            dc + nyq + 2.0 * mid * cos512(128 * j)
+            dc + nyq + 2.0 * mid * COS_512_F64[(128 * j) & 511]
         } else {
             dc - nyq
         };

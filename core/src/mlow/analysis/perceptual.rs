@@ -117,26 +117,52 @@ impl PerceptualModel {
         smooth_across_frequency(&mut p);
 
         // Inverse transform of the real, even spectrum, lags 0..33 only, with bins k and 288 - k
-        // folded together.
-        const HALF: usize = NFFT / 4;
+        // folded together (sum for even lags, difference for odd ones) and the cosines from a
+        // table, so the inner loop is a plain dot product.
+        let mut folded = [[0f32; HALF + 1]; 2];
+        for k in 1..HALF {
+            let (lo, hi) = (p[k], p[BINS - 1 - k]);
+            folded[0][k] = lo + hi;
+            folded[1][k] = lo - hi;
+        }
+        folded[0][HALF] = p[HALF];
+        folded[1][HALF] = p[HALF];
         let mut r = [0f32; CORR_LEN];
-        for (n, rn) in r.iter_mut().enumerate() {
-            let sign = if n % 2 == 0 { 1.0 } else { -1.0 };
+        for (n, (rn, cos)) in r.iter_mut().zip(&INVERSE_COS).enumerate() {
+            let f = &folded[n % 2];
             let mut acc = 0f32;
-            let mut phase = 0; // k * n mod 576
-            for k in 1..HALF {
-                phase += n;
-                if phase >= NFFT {
-                    phase -= NFFT;
-                }
-                acc += (p[k] + sign * p[BINS - 1 - k]) * COS_576[phase];
+            for (&v, &c) in f.iter().zip(cos) {
+                acc += v * c;
             }
-            acc += p[HALF] * COS_576[(HALF * n) % NFFT];
-            *rn = (p[0] + sign * p[BINS - 1] + 2.0 * acc) * (1.0 / NFFT as f32);
+            let edge = if n % 2 == 0 {
+                p[0] + p[BINS - 1]
+            } else {
+                p[0] - p[BINS - 1]
+            };
+            *rn = (edge + 2.0 * acc) * (1.0 / NFFT as f32);
         }
         r
     }
 }
+
+/// Bins folded onto each other by the inverse transform: `k` and `288 - k` for `k < HALF`.
+const HALF: usize = NFFT / 4;
+
+/// `cos(2 pi k n / 576)` for lag `n < 33` and bin `k <= 144` (`k = 0` zero: the DC bin is added
+/// separately), unfolded at compile time from `COS_576`.
+static INVERSE_COS: [[f32; HALF + 1]; CORR_LEN] = {
+    let mut out = [[0f32; HALF + 1]; CORR_LEN];
+    let mut n = 0;
+    while n < CORR_LEN {
+        let mut k = 1;
+        while k <= HALF {
+            out[n][k] = COS_576[(k * n) % NFFT];
+            k += 1;
+        }
+        n += 1;
+    }
+    out
+};
 
 /// One-pole smoothing of the power spectrum up and then down the frequency axis; the pole at bin
 /// `i` is `w / (1 + w)` with `w` the masking width in bins, growing with frequency (`0.1158` of the
