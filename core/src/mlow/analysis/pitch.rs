@@ -395,6 +395,32 @@ fn dot(a: &[f32], b: &[f32]) -> f32 {
     s
 }
 
+/// Correlations of `target` with the windows of `x` starting at `start - i`, for `i` in
+/// `0..out.len()`: `out[i] = dot(target, x[start - i..])`, each summed in the same order as
+/// [`dot`], four lags at a time so the compiler can put the lags in vector lanes.
+fn lagged_dots(target: &[f32], x: &[f32], start: usize, out: &mut [f32]) {
+    let len = target.len();
+    let mut i0 = 0;
+    while i0 + 4 <= out.len() {
+        // Lane l holds lag i0 + 3 - l, so the four windows are consecutive in `x`.
+        let w = &x[start - i0 - 3..start - i0 + len];
+        let mut acc = [0f32; 4];
+        for (n, &t) in target.iter().enumerate() {
+            let v = &w[n..n + 4];
+            for l in 0..4 {
+                acc[l] += t * v[l];
+            }
+        }
+        for l in 0..4 {
+            out[i0 + 3 - l] = acc[l];
+        }
+        i0 += 4;
+    }
+    for (i, o) in out.iter_mut().enumerate().skip(i0) {
+        *o = dot(target, &x[start - i..start - i + len]);
+    }
+}
+
 /// Sliding energies of `len`-sample windows of `x` ending at `end`, for lags `min_lag..` going
 /// back: `out[i] = |x[end - len - min_lag - i .. end - min_lag - i]|^2` (floored at 1e-9).
 fn sliding_energy(x: &[f32], end: usize, len: usize, min_lag: usize, out: &mut [f32]) {
@@ -477,10 +503,7 @@ impl Search {
             let t = first_target + b * STAGE1_BLOCK_LEN;
             let target = &self.decim[t..t + STAGE1_BLOCK_LEN];
             let mut c = [0f32; STAGE1_LAGS];
-            for (i, ci) in c.iter_mut().enumerate() {
-                let r = t - STAGE1_MIN_LAG - i;
-                *ci = dot(target, &self.decim[r..r + STAGE1_BLOCK_LEN]);
-            }
+            lagged_dots(target, &self.decim, t - STAGE1_MIN_LAG, &mut c);
             let te = dot(target, target).max(1e-9);
             self.target_energy[b] = te;
             let sqrt_te = libm::sqrtf(te + 1e-30);
@@ -561,19 +584,24 @@ impl Search {
             *s =
                 1.0 / (1.1 - corr) - 0.7 * RANGE_LEN as f32 * delta_weight * jumps + short_lag_bias;
         }
-        // Repeated arg-max; ties go to the lowest index.
-        let mut taken = [false; 256];
+        // The 24 best in order of score, ties to the lowest index: insert each track after every
+        // kept track scoring at least as much. (A NaN score, impossible for finite input, ranks
+        // last.)
         let mut out = [0usize; SURVIVING_TRACKS];
-        for o in &mut out {
-            let mut best: Option<usize> = None;
-            for t in 0..n {
-                if !taken[t] && best.is_none_or(|b| score[t] > score[b]) {
-                    best = Some(t);
-                }
+        let mut kept = 0;
+        for (t, &st) in score.iter().enumerate().take(n) {
+            let st = if st.is_nan() { f32::NEG_INFINITY } else { st };
+            let mut at = kept;
+            while at > 0 && st > score_of(&score, out[at - 1]) {
+                at -= 1;
             }
-            let t = best.ok_or(PitchError::BadTables)?;
-            taken[t] = true;
-            *o = t;
+            if at == SURVIVING_TRACKS {
+                continue;
+            }
+            let end = kept.min(SURVIVING_TRACKS - 1);
+            out.copy_within(at..end, at + 1);
+            out[at] = t;
+            kept = (kept + 1).min(SURVIVING_TRACKS);
         }
         for &t in &out {
             let seg = &tables.blocksegs[usize::from(tables.track_blocksegs[t][0])];
@@ -644,6 +672,7 @@ impl Search {
     ) -> Result<(Candidate, f32, usize), PitchError> {
         // Best index within a lag range for a run of blocks, memoised by (first block, span, range).
         let mut memo = [u8::MAX; 1 << 10];
+        let mut rows = NormRows::new();
         let mut max_block = 0;
         for b in 1..LAG_BLOCKS {
             if self.weight[b] > self.weight[max_block] {
@@ -670,7 +699,7 @@ impl Search {
                     let key = (((at << 3) + span) << 4) | range;
                     let pick = match memo[key] {
                         u8::MAX => {
-                            let p = self.best_in_range(at, span, range);
+                            let p = self.best_in_range(&mut rows, at, span, range);
                             memo[key] = p as u8;
                             p
                         }
@@ -721,12 +750,11 @@ impl Search {
 
     /// Half-sample index (0..64) within lag range `range` maximising the energy-weighted sum of the
     /// normalised correlation over blocks `first..first + span`.
-    fn best_in_range(&self, first: usize, span: usize, range: usize) -> usize {
+    fn best_in_range(&self, rows: &mut NormRows, first: usize, span: usize, range: usize) -> usize {
         let mut comb = [0f32; RANGE_INDICES];
         for b in first..first + span {
-            for (k, v) in comb.iter_mut().enumerate() {
-                let (c, e) = self.fine(b, range * RANGE_INDICES + k);
-                *v += c / e * self.target_energy[b];
+            for (v, &n) in comb.iter_mut().zip(rows.get(self, b, range)) {
+                *v += n;
             }
         }
         let mut best = 0;
@@ -737,6 +765,71 @@ impl Search {
         }
         best
     }
+
+    /// The energy-weighted normalised correlation of block `b` at every half-sample index of lag
+    /// range `range`: [`Search::fine`] for each index, with the half-sample interpolations of the
+    /// range done in one pass the compiler can vectorise (same operations, same order).
+    fn norm_row(&self, b: usize, range: usize, out: &mut [f32; RANGE_INDICES]) {
+        let base = GRID_OFFSET + range * RANGE_LEN;
+        // Correlations the 8-tap interpolation reads (3 before, 4 after) and the energies up to
+        // the first of the next range.
+        let c = &self.corr[b][base - 3..base + RANGE_LEN + 4];
+        let e = &self.energy[b][base..=base + RANGE_LEN];
+        let te = self.target_energy[b];
+        let mut half = [0f32; RANGE_LEN];
+        for (i, h) in half.iter_mut().enumerate() {
+            let mut acc = 0f32;
+            for (j, &t) in INTERP_TAPS.iter().enumerate() {
+                acc += (c[i + j] + c[i + 7 - j]) * t;
+            }
+            *h = acc;
+        }
+        for (i, pair) in out.chunks_exact_mut(2).enumerate() {
+            pair[0] = c[i + 3] / e[i] * te;
+            pair[1] = half[i] / ((e[i] + e[i + 1]) * 0.5) * te;
+        }
+    }
+}
+
+/// Rows of [`Search::norm_row`] kept for the (block, lag range) pairs the segmentations visit:
+/// every row is then computed once per search however many segment runs cover it.
+struct NormRows {
+    rows: [[f32; RANGE_INDICES]; NORM_SLOTS + 1],
+    /// Slot of each (block, range) pair, `u8::MAX` while not computed.
+    slot: [[u8; LAG_RANGES]; LAG_BLOCKS],
+    used: usize,
+}
+
+/// Cached rows; further pairs are recomputed on each use (same values, only slower).
+const NORM_SLOTS: usize = 16;
+
+impl NormRows {
+    fn new() -> Self {
+        NormRows {
+            rows: [[0.0; RANGE_INDICES]; NORM_SLOTS + 1],
+            slot: [[u8::MAX; LAG_RANGES]; LAG_BLOCKS],
+            used: 0,
+        }
+    }
+
+    fn get(&mut self, search: &Search, b: usize, range: usize) -> &[f32; RANGE_INDICES] {
+        let mut at = usize::from(self.slot[b][range]);
+        if at > NORM_SLOTS {
+            at = self.used;
+            if self.used < NORM_SLOTS {
+                self.slot[b][range] = at as u8;
+                self.used += 1;
+            }
+            search.norm_row(b, range, &mut self.rows[at]);
+        }
+        &self.rows[at]
+    }
+}
+
+/// A track's score with NaN ranked below everything.
+fn score_of(score: &[f32], t: usize) -> f32 {
+    let s = score[t];
+    if s.is_nan() { f32::NEG_INFINITY } else { s }
 }
 
 /// Bits (as -log2 of the coded probabilities) the lag contour would cost: the segmentation symbol,
