@@ -58,6 +58,6 @@ mod tests {
         assert_eq!(size_of::<super::perceptual::PerceptualModel>(), 2436);
         assert_eq!(size_of::<super::perceptual::WeightedSpeech>(), 2636);
         assert_eq!(size_of::<super::pitch::PitchEstimator>(), 16);
-        assert_eq!(size_of::<super::analyser::Analyser>(), 10_488);
+        assert_eq!(size_of::<super::analyser::Analyser>(), 39_232);
     }
 }

@@ -118,26 +118,29 @@ impl PerceptualModel {
 
         // Inverse transform of the real, even spectrum, lags 0..33 only, with bins k and 288 - k
         // folded together (sum for even lags, difference for odd ones) and the cosines from a
-        // table, so the inner loop is a plain dot product.
-        let mut folded = [[0f32; HALF + 1]; 2];
-        for k in 1..HALF {
+        // table. The lags run side by side (vector lanes), each summing over k in order.
+        let mut even = [0f32; EVEN_LAGS];
+        let mut odd = [0f32; ODD_LAGS];
+        for k in 1..=HALF {
             let (lo, hi) = (p[k], p[BINS - 1 - k]);
-            folded[0][k] = lo + hi;
-            folded[1][k] = lo - hi;
-        }
-        folded[0][HALF] = p[HALF];
-        folded[1][HALF] = p[HALF];
-        let mut r = [0f32; CORR_LEN];
-        for (n, (rn, cos)) in r.iter_mut().zip(&INVERSE_COS).enumerate() {
-            let f = &folded[n % 2];
-            let mut acc = 0f32;
-            for (&v, &c) in f.iter().zip(cos) {
-                acc += v * c;
-            }
-            let edge = if n % 2 == 0 {
-                p[0] + p[BINS - 1]
+            let (sum, dif) = if k == HALF {
+                (lo, lo)
             } else {
-                p[0] - p[BINS - 1]
+                (lo + hi, lo - hi)
+            };
+            for (a, &c) in even.iter_mut().zip(&INVERSE_COS_EVEN[k - 1]) {
+                *a += sum * c;
+            }
+            for (a, &c) in odd.iter_mut().zip(&INVERSE_COS_ODD[k - 1]) {
+                *a += dif * c;
+            }
+        }
+        let mut r = [0f32; CORR_LEN];
+        for (n, rn) in r.iter_mut().enumerate() {
+            let (edge, acc) = if n % 2 == 0 {
+                (p[0] + p[BINS - 1], even[n / 2])
+            } else {
+                (p[0] - p[BINS - 1], odd[n / 2])
             };
             *rn = (edge + 2.0 * acc) * (1.0 / NFFT as f32);
         }
@@ -148,21 +151,31 @@ impl PerceptualModel {
 /// Bins folded onto each other by the inverse transform: `k` and `288 - k` for `k < HALF`.
 const HALF: usize = NFFT / 4;
 
-/// `cos(2 pi k n / 576)` for lag `n < 33` and bin `k <= 144` (`k = 0` zero: the DC bin is added
-/// separately), unfolded at compile time from `COS_576`.
-static INVERSE_COS: [[f32; HALF + 1]; CORR_LEN] = {
-    let mut out = [[0f32; HALF + 1]; CORR_LEN];
-    let mut n = 0;
-    while n < CORR_LEN {
-        let mut k = 1;
-        while k <= HALF {
-            out[n][k] = COS_576[(k * n) % NFFT];
-            k += 1;
+/// Even lags 0, 2, ..., 32 (padded to a multiple of 4) and odd lags 1, 3, ..., 31.
+const EVEN_LAGS: usize = 20;
+const ODD_LAGS: usize = 16;
+
+/// `cos(2 pi k n / 576)` for the lags `n = start, start + 2, ...` (`LAGS` of them, those past
+/// `CORR_LEN` zero) and bins `k = 1..=HALF`, unfolded at compile time from `COS_576`.
+const fn inverse_cos<const LAGS: usize>(start: usize) -> [[f32; LAGS]; HALF] {
+    let mut out = [[0f32; LAGS]; HALF];
+    let mut k = 1;
+    while k <= HALF {
+        let mut l = 0;
+        while l < LAGS {
+            let n = start + 2 * l;
+            if n < CORR_LEN {
+                out[k - 1][l] = COS_576[(k * n) % NFFT];
+            }
+            l += 1;
         }
-        n += 1;
+        k += 1;
     }
     out
-};
+}
+
+static INVERSE_COS_EVEN: [[f32; EVEN_LAGS]; HALF] = inverse_cos(0);
+static INVERSE_COS_ODD: [[f32; ODD_LAGS]; HALF] = inverse_cos(1);
 
 /// One-pole smoothing of the power spectrum up and then down the frequency axis; the pole at bin
 /// `i` is `w / (1 + w)` with `w` the masking width in bins, growing with frequency (`0.1158` of the
