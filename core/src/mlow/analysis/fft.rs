@@ -10,7 +10,7 @@ use super::tables::{COS_512, COS_512_QUARTER, COS_576};
 
 /// One period of `cos(2 pi n / 512)` in f64, unfolded at compile time from the quarter-wave table
 /// (for the autocorrelation).
-pub(crate) static COS_512_F64: [f64; 512] = {
+pub(crate) const COS_512_F64: [f64; 512] = {
     let mut out = [0f64; 512];
     let mut n = 0;
     while n < 512 {

@@ -260,10 +260,29 @@ impl WeightedSpeech {
         const TAPS: usize = PITCH_FILTER_LEN - 1;
         let mut x = [0f32; TAPS + FRAME_LEN + WEIGHTED_LOOKAHEAD];
         signal.copy_from(start - TAPS as isize, &mut x);
-        for pos in 0..FRAME_LEN + WEIGHTED_LOOKAHEAD {
-            let a = &filters[(pos / SUBFRAME_LEN).min(SUBFRAMES - 1)];
-            let mut acc = x[TAPS + pos];
+        let filter_at = |pos: usize| &filters[(pos / SUBFRAME_LEN).min(SUBFRAMES - 1)];
+        // Four outputs side by side (vector lanes; a subframe is a multiple of 4 long), each
+        // summing its taps in order.
+        const GROUPS: usize = (FRAME_LEN + WEIGHTED_LOOKAHEAD) / 4;
+        for (g, out) in self.buf[origin..origin + 4 * GROUPS]
+            .chunks_exact_mut(4)
+            .enumerate()
+        {
+            let pos = 4 * g;
+            let a = filter_at(pos);
+            let mut acc = [0f32; 4];
+            acc.copy_from_slice(&x[TAPS + pos..TAPS + pos + 4]);
             for (j, &c) in a.iter().enumerate().skip(1) {
+                let v = &x[TAPS + pos - j..TAPS + pos - j + 4];
+                for l in 0..4 {
+                    acc[l] += c * v[l];
+                }
+            }
+            out.copy_from_slice(&acc);
+        }
+        for pos in 4 * GROUPS..FRAME_LEN + WEIGHTED_LOOKAHEAD {
+            let mut acc = x[TAPS + pos];
+            for (j, &c) in filter_at(pos).iter().enumerate().skip(1) {
                 acc += c * x[TAPS + pos - j];
             }
             self.buf[origin + pos] = acc;

@@ -623,18 +623,18 @@ impl Search {
             mean /= LAG_BLOCKS as f32;
             let short_lag_bias =
                 (320.0 / ((mean + 1.5) * RANGE_LEN as f32) - 1.0) * SHORT_LAG_WEIGHT;
-            *s =
+            let v =
                 1.0 / (1.1 - corr) - 0.7 * RANGE_LEN as f32 * delta_weight * jumps + short_lag_bias;
+            // A NaN score (impossible for finite input) ranks last.
+            *s = if v.is_nan() { f32::NEG_INFINITY } else { v };
         }
         // The 24 best in order of score, ties to the lowest index: insert each track after every
-        // kept track scoring at least as much. (A NaN score, impossible for finite input, ranks
-        // last.)
+        // kept track scoring at least as much.
         let mut out = [0usize; SURVIVING_TRACKS];
         let mut kept = 0;
         for (t, &st) in score.iter().enumerate().take(n) {
-            let st = if st.is_nan() { f32::NEG_INFINITY } else { st };
             let mut at = kept;
-            while at > 0 && st > score_of(&score, out[at - 1]) {
+            while at > 0 && st > score[out[at - 1]] {
                 at -= 1;
             }
             if at == SURVIVING_TRACKS {
@@ -872,12 +872,6 @@ impl NormRows {
         }
         &self.rows[at]
     }
-}
-
-/// A track's score with NaN ranked below everything.
-fn score_of(score: &[f32], t: usize) -> f32 {
-    let s = score[t];
-    if s.is_nan() { f32::NEG_INFINITY } else { s }
 }
 
 /// Bits (as -log2 of the coded probabilities) the lag contour would cost: the segmentation symbol,
