@@ -81,156 +81,125 @@ static TW512: [Cpx; 257] = twiddles(&COS_512, 1);
 /// `exp(-2 pi i k / 576)`, k = 0..=288, for the real split.
 static TW576: [Cpx; 289] = twiddles(&COS_576, 1);
 
-/// Forward complex DFT of `x` (length `N`, the product of `radices`, each 2, 3 or 4) in Stockham
-/// stages; `tw` holds `exp(-2 pi i m / N)`. Returns which buffer holds the result (`false`: `x`).
-fn stockham<const N: usize>(
-    x: &mut [Cpx; N],
-    y: &mut [Cpx; N],
-    radices: &[usize],
-    tw: &[Cpx; N],
-) -> bool {
-    // Stage with sub-transform length `n = r * m` and `s` interleaved sub-transforms: element
-    // `p + j m` of sub-transform `q` sits at `q + s (p + j m)`. Butterfly `j` over `r`, twiddle
-    // output `k` by `W_n^(p k)` and store it at `q + s (r p + k)`: the sub-transforms of the next
-    // stage are then again interleaved, and the last stage leaves natural order. For fixed `p`
-    // every input `j` and output `k` is a contiguous run of `s` elements.
-    let mut n = N;
-    let mut s = 1;
-    let mut in_y = false;
-    for &r in radices {
-        let m = n / r;
-        let step = N / n; // W_n^e = tw[e * step]
-        let (src, dst): (&[Cpx; N], &mut [Cpx; N]) =
-            if in_y { (&*y, &mut *x) } else { (&*x, &mut *y) };
-        let stage = Stage {
-            src,
-            m,
-            s,
-            tw,
-            step,
-        };
+/// Radices of the 256-point transform, outermost decimation first.
+const RADICES_256: [usize; 4] = [4, 4, 4, 4];
+/// Radices of the 288-point transform, outermost decimation first.
+const RADICES_288: [usize; 5] = [3, 3, 2, 4, 4];
+
+/// The input order of an in-place decimation-in-time transform: `perm[pos]` is the index of the
+/// sample that goes to position `pos` (mixed-radix digit reversal). With `n = n1 + r1 (n2 + r2
+/// (n3 + ...))`, sample `n` sits at `n1 N / r1 + n2 N / (r1 r2) + ...`: the sub-sequence of each
+/// decimation is one contiguous block, recursively.
+const fn digit_reversal<const N: usize>(radices: &[usize]) -> [u16; N] {
+    let mut perm = [0u16; N];
+    let mut n = 0;
+    while n < N {
+        let (mut rest, mut block, mut pos) = (n, N, 0);
+        let mut i = 0;
+        while i < radices.len() {
+            block /= radices[i];
+            pos += (rest % radices[i]) * block;
+            rest /= radices[i];
+            i += 1;
+        }
+        perm[pos] = n as u16;
+        n += 1;
+    }
+    perm
+}
+
+static PERM_256: [u16; 256] = digit_reversal(&RADICES_256);
+static PERM_288: [u16; 288] = digit_reversal(&RADICES_288);
+
+/// In-place forward complex DFT of `z`, loaded in [`digit_reversal`] order for `radices`, whose
+/// product is `N`; `tw` holds `exp(-2 pi i m / N)`. Stages run from the innermost decimation
+/// out: a stage of radix `r` over sub-transforms of length `sub` combines, in each block of
+/// `r sub` elements, the elements `j sub + k` (twiddled by `W_(r sub)^(j k)`) into outputs
+/// `q sub + k`.
+fn dit_in_place<const N: usize>(z: &mut [Cpx; N], radices: &[usize], tw: &[Cpx; N]) {
+    let mut sub = 1;
+    for &r in radices.iter().rev() {
+        let len = r * sub;
+        let step = N / len; // W_len^e = tw[e * step]
         match r {
-            4 => stage.radix4(dst),
-            3 => stage.radix3(dst),
-            _ => stage.radix2(dst),
+            4 => radix4(z, sub, tw, step),
+            3 => radix3(z, sub, tw, step),
+            _ => radix2(z, sub, tw, step),
         }
-        n = m;
-        s *= r;
-        in_y = !in_y;
+        sub = len;
     }
-    in_y
 }
 
-/// One Stockham stage: `m` butterflies over runs of `s` elements, twiddles `tw[e * step]`.
-struct Stage<'a> {
-    src: &'a [Cpx],
-    m: usize,
-    s: usize,
-    tw: &'a [Cpx],
-    step: usize,
+fn radix4(z: &mut [Cpx], sub: usize, tw: &[Cpx], step: usize) {
+    for block in z.chunks_exact_mut(4 * sub) {
+        let (b0, rest) = block.split_at_mut(sub);
+        let (b1, rest) = rest.split_at_mut(sub);
+        let (b2, b3) = rest.split_at_mut(sub);
+        for k in 0..sub {
+            let (a0, mut a1, mut a2, mut a3) = (b0[k], b1[k], b2[k], b3[k]);
+            if k != 0 {
+                a1 = a1.mul(tw[k * step]);
+                a2 = a2.mul(tw[2 * k * step]);
+                a3 = a3.mul(tw[3 * k * step]);
+            }
+            let (t0, t1) = (a0.add(a2), a0.sub(a2));
+            let (t2, t3) = (a1.add(a3), a1.sub(a3));
+            b0[k] = t0.add(t2);
+            // -i t3 and +i t3.
+            b1[k] = Cpx {
+                re: t1.re + t3.im,
+                im: t1.im - t3.re,
+            };
+            b2[k] = t0.sub(t2);
+            b3[k] = Cpx {
+                re: t1.re - t3.im,
+                im: t1.im + t3.re,
+            };
+        }
+    }
 }
 
-impl Stage<'_> {
-    /// Input run `j` of butterfly `p`.
-    fn run(&self, p: usize, j: usize) -> &[Cpx] {
-        let at = self.s * (p + j * self.m);
-        &self.src[at..at + self.s]
-    }
-
-    fn radix4(&self, dst: &mut [Cpx]) {
-        let s = self.s;
-        for (p, out) in dst.chunks_exact_mut(4 * s).enumerate() {
-            let (o0, rest) = out.split_at_mut(s);
-            let (o1, rest) = rest.split_at_mut(s);
-            let (o2, o3) = rest.split_at_mut(s);
-            let (i0, i1, i2, i3) = (
-                self.run(p, 0),
-                self.run(p, 1),
-                self.run(p, 2),
-                self.run(p, 3),
-            );
-            let (w1, w2, w3) = (
-                self.tw[p * self.step],
-                self.tw[2 * p * self.step],
-                self.tw[3 * p * self.step],
-            );
-            for q in 0..s {
-                let (t0, t1) = (i0[q].add(i2[q]), i0[q].sub(i2[q]));
-                let (t2, t3) = (i1[q].add(i3[q]), i1[q].sub(i3[q]));
-                let y1 = Cpx {
-                    re: t1.re + t3.im,
-                    im: t1.im - t3.re,
-                };
-                let y3 = Cpx {
-                    re: t1.re - t3.im,
-                    im: t1.im + t3.re,
-                };
-                o0[q] = t0.add(t2);
-                if p == 0 {
-                    o1[q] = y1;
-                    o2[q] = t0.sub(t2);
-                    o3[q] = y3;
-                } else {
-                    o1[q] = y1.mul(w1);
-                    o2[q] = t0.sub(t2).mul(w2);
-                    o3[q] = y3.mul(w3);
-                }
+fn radix3(z: &mut [Cpx], sub: usize, tw: &[Cpx], step: usize) {
+    // W3 = c - i s3 with c = cos(2 pi / 3) = -1/2, s3 = sin(2 pi / 3) = cos(pi / 6).
+    let (c, s3) = (COS_576[192], COS_576[48]);
+    for block in z.chunks_exact_mut(3 * sub) {
+        let (b0, rest) = block.split_at_mut(sub);
+        let (b1, b2) = rest.split_at_mut(sub);
+        for k in 0..sub {
+            let (a0, mut a1, mut a2) = (b0[k], b1[k], b2[k]);
+            if k != 0 {
+                a1 = a1.mul(tw[k * step]);
+                a2 = a2.mul(tw[2 * k * step]);
             }
+            let (sr, si) = (a1.re + a2.re, a1.im + a2.im);
+            let (dr, di) = (a1.re - a2.re, a1.im - a2.im);
+            let (mr, mi) = (a0.re + c * sr, a0.im + c * si);
+            b0[k] = Cpx {
+                re: a0.re + sr,
+                im: a0.im + si,
+            };
+            b1[k] = Cpx {
+                re: mr + s3 * di,
+                im: mi - s3 * dr,
+            };
+            b2[k] = Cpx {
+                re: mr - s3 * di,
+                im: mi + s3 * dr,
+            };
         }
     }
+}
 
-    fn radix3(&self, dst: &mut [Cpx]) {
-        // W3 = c - i s3 with c = cos(2 pi / 3) = -1/2, s3 = sin(2 pi / 3) = cos(pi / 6).
-        let (c, s3) = (COS_576[192], COS_576[48]);
-        let s = self.s;
-        for (p, out) in dst.chunks_exact_mut(3 * s).enumerate() {
-            let (o0, rest) = out.split_at_mut(s);
-            let (o1, o2) = rest.split_at_mut(s);
-            let (i0, i1, i2) = (self.run(p, 0), self.run(p, 1), self.run(p, 2));
-            let (w1, w2) = (self.tw[p * self.step], self.tw[2 * p * self.step]);
-            for q in 0..s {
-                let (a0, a1, a2) = (i0[q], i1[q], i2[q]);
-                let (sr, si) = (a1.re + a2.re, a1.im + a2.im);
-                let (dr, di) = (a1.re - a2.re, a1.im - a2.im);
-                let (mr, mi) = (a0.re + c * sr, a0.im + c * si);
-                let y1 = Cpx {
-                    re: mr + s3 * di,
-                    im: mi - s3 * dr,
-                };
-                let y2 = Cpx {
-                    re: mr - s3 * di,
-                    im: mi + s3 * dr,
-                };
-                o0[q] = Cpx {
-                    re: a0.re + sr,
-                    im: a0.im + si,
-                };
-                if p == 0 {
-                    o1[q] = y1;
-                    o2[q] = y2;
-                } else {
-                    o1[q] = y1.mul(w1);
-                    o2[q] = y2.mul(w2);
-                }
+fn radix2(z: &mut [Cpx], sub: usize, tw: &[Cpx], step: usize) {
+    for block in z.chunks_exact_mut(2 * sub) {
+        let (b0, b1) = block.split_at_mut(sub);
+        for k in 0..sub {
+            let (a0, mut a1) = (b0[k], b1[k]);
+            if k != 0 {
+                a1 = a1.mul(tw[k * step]);
             }
-        }
-    }
-
-    fn radix2(&self, dst: &mut [Cpx]) {
-        let s = self.s;
-        for (p, out) in dst.chunks_exact_mut(2 * s).enumerate() {
-            let (o0, o1) = out.split_at_mut(s);
-            let (i0, i1) = (self.run(p, 0), self.run(p, 1));
-            let w1 = self.tw[p * self.step];
-            for q in 0..s {
-                let (a0, a1) = (i0[q], i1[q]);
-                o0[q] = a0.add(a1);
-                o1[q] = if p == 0 {
-                    a0.sub(a1)
-                } else {
-                    a0.sub(a1).mul(w1)
-                };
-            }
+            b0[k] = a0.add(a1);
+            b1[k] = a0.sub(a1);
         }
     }
 }
@@ -238,17 +207,18 @@ impl Stage<'_> {
 /// Power spectrum `|X[k]|^2`, k = 0..=256, of the real sequence `x` (zero-padded to 512).
 pub(crate) fn power_spectrum_512(x: &[f32], out: &mut [f32; 257]) {
     const M: usize = 256;
-    // Pack even samples as real parts and odd samples as imaginary parts.
-    let mut z = [Cpx::default(); M];
-    for (k, pair) in x.chunks(2).take(M).enumerate() {
-        z[k] = Cpx {
-            re: pair[0],
-            im: pair.get(1).copied().unwrap_or(0.0),
-        };
-    }
-    let mut t = [Cpx::default(); M];
-    let in_t = stockham(&mut z, &mut t, &[4, 4, 4, 4], &TW256);
-    split_real(if in_t { &t } else { &z }, out, &TW512);
+    // Pack even samples as real parts and odd samples as imaginary parts, straight into the
+    // transform's input order.
+    let sample = |i: usize| x.get(i).copied().unwrap_or(0.0);
+    let mut z: [Cpx; M] = core::array::from_fn(|pos| {
+        let n = usize::from(PERM_256[pos]);
+        Cpx {
+            re: sample(2 * n),
+            im: sample(2 * n + 1),
+        }
+    });
+    dit_in_place(&mut z, &RADICES_256, &TW256);
+    split_real(&z, out, &TW512);
 }
 
 /// Recover the power spectrum of a real 2M-point sequence from the M-point transform `z` of its
@@ -275,16 +245,15 @@ fn split_real(z: &[Cpx], out: &mut [f32], w: &[Cpx]) {
 /// Power spectrum `|X[k]|^2`, k = 0..=288, of 576 real samples.
 pub(crate) fn power_spectrum_576(x: &[f32; 576], out: &mut [f32; 289]) {
     const M: usize = 288;
-    let mut z = [Cpx::default(); M];
-    for (zk, pair) in z.iter_mut().zip(x.chunks_exact(2)) {
-        *zk = Cpx {
-            re: pair[0],
-            im: pair[1],
-        };
-    }
-    let mut t = [Cpx::default(); M];
-    let in_t = stockham(&mut z, &mut t, &[4, 4, 2, 3, 3], &TW288);
-    split_real(if in_t { &t } else { &z }, out, &TW576);
+    let mut z: [Cpx; M] = core::array::from_fn(|pos| {
+        let n = usize::from(PERM_288[pos]);
+        Cpx {
+            re: x[2 * n],
+            im: x[2 * n + 1],
+        }
+    });
+    dit_in_place(&mut z, &RADICES_288, &TW288);
+    split_real(&z, out, &TW576);
 }
 
 #[cfg(test)]
