@@ -484,6 +484,20 @@ fn half_sample(x: &[f32], m: usize) -> f32 {
     acc
 }
 
+/// [`half_sample`] at every point of a run, `out[i] = half_sample(x, i + 3)` (`x` needs
+/// `out.len() + 7` elements), in one pass the compiler can vectorise (same operations, same
+/// order).
+fn half_samples(x: &[f32], out: &mut [f32]) {
+    let x = &x[..out.len() + 7];
+    for (i, h) in out.iter_mut().enumerate() {
+        let mut acc = 0f32;
+        for (j, &t) in INTERP_TAPS.iter().enumerate() {
+            acc += (x[i + j] + x[i + 7 - j]) * t;
+        }
+        *h = acc;
+    }
+}
+
 impl Search {
     /// High-pass (x[n] - x[n-1], then a pole at 0.96) and decimate to 8 kHz.
     fn prepare(&mut self, ltp_buf: &[f32; LTP_BUF_LEN]) {
@@ -564,9 +578,11 @@ impl Search {
                 energy[2 * m + 1] = (e[m] + e[m + 1]) * 0.5;
             }
             let corr = &mut self.corr[b];
-            for m in 3..STAGE1_LAGS - 4 {
+            let mut half = [0f32; STAGE1_LAGS - 7];
+            half_samples(&c, &mut half);
+            for (m, &h) in half.iter().enumerate().map(|(i, h)| (i + 3, h)) {
                 corr[2 * m] = c[m];
-                corr[2 * m + 1] = half_sample(&c, m);
+                corr[2 * m + 1] = h;
             }
             for (r, m) in self.range_max[b].iter_mut().enumerate() {
                 let base = GRID_OFFSET + r * RANGE_LEN;
@@ -633,10 +649,7 @@ impl Search {
         let mut out = [0usize; SURVIVING_TRACKS];
         let mut kept = 0;
         for (t, &st) in score.iter().enumerate().take(n) {
-            let mut at = kept;
-            while at > 0 && st > score[out[at - 1]] {
-                at -= 1;
-            }
+            let at = out[..kept].partition_point(|&o| score[o] >= st);
             if at == SURVIVING_TRACKS {
                 continue;
             }
@@ -683,10 +696,26 @@ impl Search {
                     let m = 0.5 * (libm::sqrtf(lagged[off + base + i] + 1e-30) + sqrt_te);
                     self.energy[b][base + i] = 0.5 * m * m;
                 }
-                for (i, _) in promising.iter().enumerate().filter(|(_, p)| **p) {
-                    let lag = MIN_LAG + r * RANGE_LEN + i;
-                    let c = dot(target, &hp[t - lag..t - lag + LAG_BLOCK_LEN]);
-                    self.corr[b][base + i] = 0.5 * c;
+                // Four neighbouring lags in one vector pass where at least three need it, else
+                // lag by lag (same sums either way).
+                let first_lag = MIN_LAG + r * RANGE_LEN;
+                for (g, group) in promising.chunks_exact(4).enumerate() {
+                    let at = 4 * g;
+                    if group.iter().filter(|&&p| p).count() >= 3 {
+                        let mut c = [0f32; 4];
+                        lagged_dots(target, hp, t - first_lag - at, &mut c);
+                        for (l, (&p, c)) in group.iter().zip(c).enumerate() {
+                            if p {
+                                self.corr[b][base + at + l] = 0.5 * c;
+                            }
+                        }
+                        continue;
+                    }
+                    for (l, _) in group.iter().enumerate().filter(|(_, p)| **p) {
+                        let lag = first_lag + at + l;
+                        let c = dot(target, &hp[t - lag..t - lag + LAG_BLOCK_LEN]);
+                        self.corr[b][base + at + l] = 0.5 * c;
+                    }
                 }
             }
         }
@@ -819,13 +848,7 @@ impl Search {
         let e = &self.energy[b][base..=base + RANGE_LEN];
         let te = self.target_energy[b];
         let mut half = [0f32; RANGE_LEN];
-        for (i, h) in half.iter_mut().enumerate() {
-            let mut acc = 0f32;
-            for (j, &t) in INTERP_TAPS.iter().enumerate() {
-                acc += (c[i + j] + c[i + 7 - j]) * t;
-            }
-            *h = acc;
-        }
+        half_samples(c, &mut half);
         for (i, pair) in out.chunks_exact_mut(2).enumerate() {
             pair[0] = c[i + 3] / e[i] * te;
             pair[1] = half[i] / ((e[i] + e[i + 1]) * 0.5) * te;
