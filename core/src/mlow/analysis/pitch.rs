@@ -622,19 +622,27 @@ impl Search {
                 .blocksegs
                 .get(usize::from(tables.track_blocksegs[t][0]))
                 .ok_or(PitchError::BadTables)?;
-            let track = seg.track().ok_or(PitchError::BadTables)?;
-            let mut corr = 0f32;
-            for b in 0..LAG_BLOCKS {
-                corr += range_max[b][track[b]] * self.weight[b];
-            }
-            let (mut mean, mut jumps) = (0f32, 0f32);
-            let mut prev = None;
+            // One pass over the segments: the weighted coarse correlation block by block (the
+            // same sum, in block order, as over the expanded track), the mean range and the
+            // range jumps; the spans must cover the 8 blocks exactly.
+            let (mut corr, mut mean, mut jumps) = (0f32, 0f32, 0f32);
+            let (mut at, mut prev) = (0, None);
             for (range, span) in seg.segments() {
+                if range >= LAG_RANGES || at + span > LAG_BLOCKS {
+                    return Err(PitchError::BadTables);
+                }
+                for b in at..at + span {
+                    corr += range_max[b][range] * self.weight[b];
+                }
+                at += span;
                 mean += (range * span) as f32;
                 if let Some(p) = prev {
                     jumps += (p as i32 - range as i32).abs() as f32;
                 }
                 prev = Some(range);
+            }
+            if at != LAG_BLOCKS {
+                return Err(PitchError::BadTables);
             }
             mean /= LAG_BLOCKS as f32;
             let short_lag_bias =
