@@ -631,8 +631,11 @@ impl Search {
                 if range >= LAG_RANGES || at + span > LAG_BLOCKS {
                     return Err(PitchError::BadTables);
                 }
-                for b in at..at + span {
-                    corr += range_max[b][range] * self.weight[b];
+                for (rm, w) in range_max[at..at + span]
+                    .iter()
+                    .zip(&self.weight[at..at + span])
+                {
+                    corr += rm[range] * w;
                 }
                 at += span;
                 mean += (range * span) as f32;
