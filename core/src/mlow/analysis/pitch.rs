@@ -631,11 +631,9 @@ impl Search {
                 if range >= LAG_RANGES || at + span > LAG_BLOCKS {
                     return Err(PitchError::BadTables);
                 }
-                for (rm, w) in range_max[at..at + span]
-                    .iter()
-                    .zip(&self.weight[at..at + span])
-                {
-                    corr += rm[range] * w;
+                #[allow(clippy::needless_range_loop)] // block b indexes two tables
+                for b in at..at + span {
+                    corr += range_max[b][range] * self.weight[b];
                 }
                 at += span;
                 mean += (range * span) as f32;
