@@ -1,9 +1,12 @@
-//! Cost of the MLow encoder's analysis front end: one 60 ms packet through the whole chain, and
-//! each stage on its own, on the shared `synth_mic.raw` fixture (voiced and unvoiced packets).
+//! Cost of the MLow encoder's analysis front end: one 60 ms packet through the whole chain, against
+//! the full decode of a 60 ms packet of the shared inbound stream in the same run (the baseline:
+//! the cost every call pays in the other direction), and each stage on its own, on the shared
+//! `synth_mic.raw` fixture (voiced and unvoiced packets).
 
 use std::hint::black_box;
 
-use criterion::{Criterion, criterion_group, criterion_main};
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use wacall_core::mlow::Decoder;
 use wacall_core::mlow::analysis::PACKET_LEN;
 use wacall_core::mlow::analysis::analyser::{Analyser, PacketAnalysis};
 use wacall_core::mlow::analysis::lpc::{self, LPC_BUF_LEN, SPECTRUM_LEN};
@@ -39,8 +42,25 @@ fn bench(c: &mut Criterion) {
     }
     let set = &pcm[10..18];
 
+    let mut g = c.benchmark_group("mlow analysis per 60 ms packet");
+    g.throughput(Throughput::Elements(1));
+    if let Some(inbound) =
+        wacall_testkit::shared_hex_array("mlow_analysis bench", "mlow/inbound_capture_frames.json")
+    {
+        let mut dec = Box::new(Decoder::new());
+        let mut decoded = [0i16; PACKET_LEN];
+        let mut k = 0usize;
+        g.bench_function("full decode to PCM (baseline)", |b| {
+            b.iter(|| {
+                k = (k + 1) % inbound.len();
+                dec.decode(black_box(&inbound[k]), &mut decoded)
+                    .expect("reference packet");
+                decoded[0]
+            })
+        });
+    }
     let mut i = 0;
-    c.bench_function("analyse_packet_60ms", |b| {
+    g.bench_function("analyse_packet_60ms", |b| {
         b.iter(|| {
             analyser
                 .analyse_packet(&tables, black_box(&set[i % set.len()]), &mut out)
@@ -48,6 +68,7 @@ fn bench(c: &mut Criterion) {
             i += 1;
         })
     });
+    g.finish();
 
     let mut vad = Vad::new();
     c.bench_function("vad_packet_60ms", |b| {

@@ -12,7 +12,7 @@
 //! No state: everything lives on the caller's stack (about 6 KB of scratch).
 
 use super::LPC_ORDER;
-use super::fft::{cos512, power_spectrum_512};
+use super::fft::{COS_512_F64, power_spectrum_512};
 pub use super::highpass::LPC_BUF_LEN;
 use super::tables::{LPC_WIN_RISE, LPC_WIN_TAIL_LONG, LPC_WIN_TAIL_SHORT};
 
@@ -74,30 +74,60 @@ pub fn analyse(windowed: &[f32; LPC_BUF_LEN], spectrum: &mut [f32; SPECTRUM_LEN]
 /// `R[j] = (F2[0] + (-1)^j F2[256] + 2 sum_{n=1}^{255} F2[n] cos(2 pi j n / 512)) / 512`, with the
 /// bins `n` and `256 - n` folded together.
 fn autocorrelation(f2: &[f32; SPECTRUM_LEN]) -> [f64; LPC_ORDER + 1] {
-    let mut sum = [0f64; 128];
-    let mut dif = [0f64; 128];
+    // The lags run side by side (vector lanes), each summing over n in order.
+    let mut even = [0f64; EVEN_LAGS];
+    let mut odd = [0f64; ODD_LAGS];
     for n in 1..128 {
         let (lo, hi) = (f64::from(f2[n]), f64::from(f2[256 - n]));
-        sum[n] = lo + hi;
-        dif[n] = lo - hi;
+        let (sum, dif) = (lo + hi, lo - hi);
+        for (a, &c) in even.iter_mut().zip(&AUTOCORR_COS_EVEN[n - 1]) {
+            *a += sum * c;
+        }
+        for (a, &c) in odd.iter_mut().zip(&AUTOCORR_COS_ODD[n - 1]) {
+            *a += dif * c;
+        }
     }
     let (dc, nyq, mid) = (f64::from(f2[0]), f64::from(f2[256]), f64::from(f2[128]));
     let mut r = [0f64; LPC_ORDER + 1];
     for (j, rj) in r.iter_mut().enumerate() {
-        let folded = if j % 2 == 0 { &sum } else { &dif };
-        let mut acc = 0f64;
-        for (n, &v) in folded.iter().enumerate().skip(1) {
-            acc += v * cos512(j * n);
-        }
-        let edges = if j % 2 == 0 {
-            dc + nyq + 2.0 * mid * cos512(128 * j)
+        let (edges, acc) = if j % 2 == 0 {
+            (
+                dc + nyq + 2.0 * mid * COS_512_F64[(128 * j) & 511],
+                even[j / 2],
+            )
         } else {
-            dc - nyq
+            (dc - nyq, odd[j / 2])
         };
         *rj = (edges + 2.0 * acc) / 512.0;
     }
     r
 }
+
+/// Even lags 0, 2, ..., 16 (padded to an even count) and odd lags 1, 3, ..., 15.
+const EVEN_LAGS: usize = 10;
+const ODD_LAGS: usize = 8;
+
+/// `cos(2 pi j n / 512)` for the lags `j = start, start + 2, ...` (`LAGS` of them, those past the
+/// order zero) and `n = 1..128`.
+const fn autocorr_cos<const LAGS: usize>(start: usize) -> [[f64; LAGS]; 127] {
+    let mut out = [[0f64; LAGS]; 127];
+    let mut n = 1;
+    while n < 128 {
+        let mut l = 0;
+        while l < LAGS {
+            let j = start + 2 * l;
+            if j <= LPC_ORDER {
+                out[n - 1][l] = COS_512_F64[(j * n) & 511];
+            }
+            l += 1;
+        }
+        n += 1;
+    }
+    out
+}
+
+static AUTOCORR_COS_EVEN: [[f64; EVEN_LAGS]; 127] = autocorr_cos(0);
+static AUTOCORR_COS_ODD: [[f64; ODD_LAGS]; 127] = autocorr_cos(1);
 
 /// Reflection coefficients from the autocorrelation by the Schur recursion, with `r[0]` scaled by
 /// `1 + regularisation`; `rc.len()` is the order (at most 32) and `r` needs one more lag. Stops with

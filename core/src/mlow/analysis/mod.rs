@@ -18,7 +18,16 @@
 //! - [`voicing`]: the voiced/unvoiced classifier and the spectral harmonicity measure.
 //!
 //! Integer stages stay integer; float stages use `libm` so they run without `std`. Nothing here
-//! allocates: state lives in fixed arrays and scratch on the stack.
+//! allocates: state lives in fixed arrays (the pitch search's working memory among them, see
+//! [`analyser`]) and the remaining scratch on the stack.
+//!
+//! Cost on `synth_mic.raw` (callgrind, x86-64, `examples/mlow_analysis_profile.rs`): about
+//! 1.39 M instructions per 60 ms packet: pitch search 0.80 M, perceptual model 0.31 M (of which
+//! its six 576-point spectra 0.21 M), LPC 0.08 M, weighted speech 0.06 M, A to NLSF 0.05 M, VAD
+//! 0.04 M, voicing 0.02 M. The speed comes from in-place transforms, table-driven cosine sums
+//! computing several lags side by side (vector lanes), cached rows in the final pitch search and
+//! not clearing scratch per frame; every float sum keeps its original order, so the outputs are
+//! bit-identical to the straightforward forms the stages were pinned with.
 
 pub mod analyser;
 mod fft;
@@ -58,6 +67,6 @@ mod tests {
         assert_eq!(size_of::<super::perceptual::PerceptualModel>(), 2436);
         assert_eq!(size_of::<super::perceptual::WeightedSpeech>(), 2636);
         assert_eq!(size_of::<super::pitch::PitchEstimator>(), 16);
-        assert_eq!(size_of::<super::analyser::Analyser>(), 10_488);
+        assert_eq!(size_of::<super::analyser::Analyser>(), 39_232);
     }
 }

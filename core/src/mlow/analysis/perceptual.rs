@@ -117,26 +117,65 @@ impl PerceptualModel {
         smooth_across_frequency(&mut p);
 
         // Inverse transform of the real, even spectrum, lags 0..33 only, with bins k and 288 - k
-        // folded together.
-        const HALF: usize = NFFT / 4;
+        // folded together (sum for even lags, difference for odd ones) and the cosines from a
+        // table. The lags run side by side (vector lanes), each summing over k in order.
+        let mut even = [0f32; EVEN_LAGS];
+        let mut odd = [0f32; ODD_LAGS];
+        for k in 1..=HALF {
+            let (lo, hi) = (p[k], p[BINS - 1 - k]);
+            let (sum, dif) = if k == HALF {
+                (lo, lo)
+            } else {
+                (lo + hi, lo - hi)
+            };
+            for (a, &c) in even.iter_mut().zip(&INVERSE_COS_EVEN[k - 1]) {
+                *a += sum * c;
+            }
+            for (a, &c) in odd.iter_mut().zip(&INVERSE_COS_ODD[k - 1]) {
+                *a += dif * c;
+            }
+        }
         let mut r = [0f32; CORR_LEN];
         for (n, rn) in r.iter_mut().enumerate() {
-            let sign = if n % 2 == 0 { 1.0 } else { -1.0 };
-            let mut acc = 0f32;
-            let mut phase = 0; // k * n mod 576
-            for k in 1..HALF {
-                phase += n;
-                if phase >= NFFT {
-                    phase -= NFFT;
-                }
-                acc += (p[k] + sign * p[BINS - 1 - k]) * COS_576[phase];
-            }
-            acc += p[HALF] * COS_576[(HALF * n) % NFFT];
-            *rn = (p[0] + sign * p[BINS - 1] + 2.0 * acc) * (1.0 / NFFT as f32);
+            let (edge, acc) = if n % 2 == 0 {
+                (p[0] + p[BINS - 1], even[n / 2])
+            } else {
+                (p[0] - p[BINS - 1], odd[n / 2])
+            };
+            *rn = (edge + 2.0 * acc) * (1.0 / NFFT as f32);
         }
         r
     }
 }
+
+/// Bins folded onto each other by the inverse transform: `k` and `288 - k` for `k < HALF`.
+const HALF: usize = NFFT / 4;
+
+/// Even lags 0, 2, ..., 32 (padded to a multiple of 4) and odd lags 1, 3, ..., 31.
+const EVEN_LAGS: usize = 20;
+const ODD_LAGS: usize = 16;
+
+/// `cos(2 pi k n / 576)` for the lags `n = start, start + 2, ...` (`LAGS` of them, those past
+/// `CORR_LEN` zero) and bins `k = 1..=HALF`, unfolded at compile time from `COS_576`.
+const fn inverse_cos<const LAGS: usize>(start: usize) -> [[f32; LAGS]; HALF] {
+    let mut out = [[0f32; LAGS]; HALF];
+    let mut k = 1;
+    while k <= HALF {
+        let mut l = 0;
+        while l < LAGS {
+            let n = start + 2 * l;
+            if n < CORR_LEN {
+                out[k - 1][l] = COS_576[(k * n) % NFFT];
+            }
+            l += 1;
+        }
+        k += 1;
+    }
+    out
+}
+
+static INVERSE_COS_EVEN: [[f32; EVEN_LAGS]; HALF] = inverse_cos(0);
+static INVERSE_COS_ODD: [[f32; ODD_LAGS]; HALF] = inverse_cos(1);
 
 /// One-pole smoothing of the power spectrum up and then down the frequency axis; the pole at bin
 /// `i` is `w / (1 + w)` with `w` the masking width in bins, growing with frequency (`0.1158` of the
@@ -221,10 +260,29 @@ impl WeightedSpeech {
         const TAPS: usize = PITCH_FILTER_LEN - 1;
         let mut x = [0f32; TAPS + FRAME_LEN + WEIGHTED_LOOKAHEAD];
         signal.copy_from(start - TAPS as isize, &mut x);
-        for pos in 0..FRAME_LEN + WEIGHTED_LOOKAHEAD {
-            let a = &filters[(pos / SUBFRAME_LEN).min(SUBFRAMES - 1)];
-            let mut acc = x[TAPS + pos];
+        let filter_at = |pos: usize| &filters[(pos / SUBFRAME_LEN).min(SUBFRAMES - 1)];
+        // Four outputs side by side (vector lanes; a subframe is a multiple of 4 long), each
+        // summing its taps in order.
+        const GROUPS: usize = (FRAME_LEN + WEIGHTED_LOOKAHEAD) / 4;
+        for (g, out) in self.buf[origin..origin + 4 * GROUPS]
+            .chunks_exact_mut(4)
+            .enumerate()
+        {
+            let pos = 4 * g;
+            let a = filter_at(pos);
+            let mut acc = [0f32; 4];
+            acc.copy_from_slice(&x[TAPS + pos..TAPS + pos + 4]);
             for (j, &c) in a.iter().enumerate().skip(1) {
+                let v = &x[TAPS + pos - j..TAPS + pos - j + 4];
+                for l in 0..4 {
+                    acc[l] += c * v[l];
+                }
+            }
+            out.copy_from_slice(&acc);
+        }
+        for pos in 4 * GROUPS..FRAME_LEN + WEIGHTED_LOOKAHEAD {
+            let mut acc = x[TAPS + pos];
+            for (j, &c) in filter_at(pos).iter().enumerate().skip(1) {
                 acc += c * x[TAPS + pos - j];
             }
             self.buf[origin + pos] = acc;
