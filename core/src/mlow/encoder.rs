@@ -23,7 +23,7 @@
 //! Not mirrored: the decoder's comfort noise during DTX gaps (its synthesis memories then differ
 //! from the encoder's until they have faded, a few subframes into the next speech).
 //!
-//! Nothing allocates; the state is one fixed-size struct ([`Encoder::STATE_BYTES`], 51 376 bytes:
+//! Nothing allocates; the state is one fixed-size struct ([`Encoder::STATE_BYTES`], 51 384 bytes:
 //! analysis front end 10.5 KB, its per-packet results 6 KB, decoder mirror 1.9 KB, search scratch
 //! 26 KB, 20 ms packet queue 3.2 KB). Cost on `synth_mic.raw`: about 5.2 M instructions per 60 ms
 //! packet (callgrind, `examples/mlow_encoder_profile.rs`), of which the analysis front end is 2.9 M.

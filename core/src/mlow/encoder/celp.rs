@@ -28,6 +28,8 @@ use crate::mlow::synth::LpcSynth;
 use crate::mlow::tables::cc::{ACB_GAIN_CB_Q14, NRGRES_SHAPE4_Q10, NRGRES_STEP_Q14};
 
 const L: usize = SUBFRAME_LEN;
+/// Pulse replacement passes after the greedy placement.
+const REPLACE_PASSES: usize = 1;
 /// Weighting filter bandwidth factors (numerator, denominator).
 const GAMMA_NUM: f32 = 0.94;
 const GAMMA_DEN: f32 = 0.6;
@@ -52,11 +54,13 @@ pub struct Mirror {
 /// Scratch for the fixed-codebook search, kept out of the stack frame (26 KB).
 #[derive(Clone, Debug)]
 pub struct Scratch {
-    /// Correlations of the weighted impulse response, `phi[i][j]` (symmetric, both halves).
+    /// Sign-adjusted correlations of the weighted impulse response (symmetric, both halves).
     phi: [[f32; L]; L],
     /// The voiced and unvoiced FCB gain tables (the search's copy of [`fcb_gain`]).
     gains_voiced: [f32; FCB_GAINS_VOICED],
     gains_unvoiced: [f32; FCB_GAINS_UNVOICED],
+    /// Bandwidth factors of the weighting filter (numerator, denominator).
+    weighting: [f32; 2],
 }
 
 impl Default for Scratch {
@@ -65,6 +69,7 @@ impl Default for Scratch {
             phi: [[0.0; L]; L],
             gains_voiced: core::array::from_fn(|i| fcb_gain(true, i)),
             gains_unvoiced: core::array::from_fn(|i| fcb_gain(false, i)),
+            weighting: [GAMMA_NUM, GAMMA_DEN],
         }
     }
 }
@@ -196,8 +201,8 @@ impl Mirror {
         let voiced = input.lag_half.is_some();
         let total: u32 = input.pulses.iter().map(|&n| u32::from(n)).sum();
         let bitrate = normalized_bitrate(total, FRAME_LEN);
-        let num = bandwidth(input.analysis_a, GAMMA_NUM);
-        let den = bandwidth(input.analysis_a, GAMMA_DEN);
+        let num = bandwidth(input.analysis_a, scratch.weighting[0]);
+        let den = bandwidth(input.analysis_a, scratch.weighting[1]);
         let mut choice = FrameChoice {
             pulses: [0; FRAME_LEN],
             fcb_gain_idx: *fcb_gain_idx,
@@ -263,7 +268,7 @@ impl Mirror {
             }
             let (c0, c1) = (dot(&x, &y0), dot(&x, &y1));
             let (e00, e01, e11) = (dot(&y0, &y0), dot(&y0, &y1), dot(&y1, &y1));
-            let acb_err = |g: [f32; 2]| {
+            let acb_err = |g: [f32; 2], c0: f32, c1: f32| {
                 -2.0 * (g[0] * c0 + g[1] * c1)
                     + g[0] * g[0] * e00
                     + 2.0 * g[0] * g[1] * e01
@@ -273,7 +278,7 @@ impl Mirror {
             if voiced {
                 for (i, row) in ACB_GAIN_CB_Q14.iter().enumerate() {
                     let g = acb_gains([i32::from(row[0]), i32::from(row[1])], bitrate);
-                    let err = acb_err(g);
+                    let err = acb_err(g, c0, c1);
                     if err < acb.0 {
                         acb = (err, i, g);
                     }
@@ -282,6 +287,8 @@ impl Mirror {
             }
 
             let n = usize::from(input.pulses[sf]);
+            // The FCB response (zero without pulses) and its correlations.
+            let mut yc = [0.0f32; L];
             if n > 0 {
                 // Pulses against the target left by the provisional ACB choice.
                 let mut x2 = x;
@@ -290,15 +297,18 @@ impl Mirror {
                 }
                 let pulses = &mut choice.pulses[span.clone()];
                 search_pulses(&h, &x2, n, pulses, scratch);
-                // Then both gains jointly: for each ACB row, the best quantised FCB gain.
                 let mut c = [0.0f32; L];
                 for (ci, &p) in c.iter_mut().zip(pulses.iter()) {
                     *ci = f32::from(p);
                 }
-                let yc = convolve(&h, &c);
-                let (cx, ee) = (dot(&x, &yc), dot(&yc, &yc));
-                let (e0c, e1c) = (dot(&y0, &yc), dot(&y1, &yc));
-                let mut best = (f32::MAX, 0usize, 0u8);
+                yc = convolve(&h, &c);
+            }
+            let ee = dot(&yc, &yc);
+            let (e0c, e1c) = (dot(&y0, &yc), dot(&y1, &yc));
+            // Both gains jointly: for each ACB row, the best quantised FCB gain, against the
+            // target correlations (c0, c1, cx). Returns (ACB row, FCB gain index).
+            let joint = |c0: f32, c1: f32, cx: f32, carried: u8| {
+                let mut best = (f32::MAX, 0usize, carried);
                 let rows = if voiced { ACB_GAIN_CB_Q14.len() } else { 1 };
                 for (i, row) in ACB_GAIN_CB_Q14.iter().enumerate().take(rows) {
                     let g = if voiced {
@@ -306,6 +316,13 @@ impl Mirror {
                     } else {
                         [0.0; 2]
                     };
+                    if n == 0 {
+                        let err = acb_err(g, c0, c1);
+                        if err < best.0 {
+                            best = (err, i, carried);
+                        }
+                        continue;
+                    }
                     // Correlation of the FCB response with what the ACB leaves.
                     let cr = cx - g[0] * e0c - g[1] * e1c;
                     let gc = if ee > 0.0 { (cr / ee).max(1e-9) } else { 1e-9 };
@@ -315,16 +332,20 @@ impl Mirror {
                     } else {
                         scratch.gains_unvoiced[usize::from(idx)]
                     };
-                    let err = acb_err(g) - 2.0 * q * cr + q * q * ee;
+                    let err = acb_err(g, c0, c1) - 2.0 * q * cr + q * q * ee;
                     if err < best.0 {
                         best = (err, i, idx);
                     }
                 }
-                if voiced {
-                    choice.acb_gain_idx[sf] = best.1 as u8;
-                }
-                choice.fcb_gain_idx[sf] = best.2;
+                (best.1, best.2)
+            };
+            let cx = dot(&x, &yc);
+            let carried = choice.fcb_gain_idx[sf];
+            let (row, gidx) = joint(c0, c1, cx, carried);
+            if voiced {
+                choice.acb_gain_idx[sf] = row as u8;
             }
+            choice.fcb_gain_idx[sf] = gidx;
 
             // The decoder's steps for this subframe.
             let mut exc = [0.0f32; L];
@@ -378,49 +399,81 @@ fn search_pulses(h: &[f32; L], x: &[f32; L], n: usize, pulses: &mut [i8], scratc
     for (i, di) in d.iter_mut().enumerate() {
         *di = dot(&x[i..], &h[..L - i]);
     }
-    // phi[i][i + lag] = sum_{k <= L-1-(i+lag)} h[k] h[k + lag]; built from the end.
-    let phi = &mut scratch.phi;
+    // Each position's pulse takes the sign of its correlation, so adding one raises the
+    // correlation by |d[i]| and stacked pulses never cancel.
+    let mut sign = [0.0f32; L];
+    let mut g = [0.0f32; L];
+    for ((s, gi), &di) in sign.iter_mut().zip(g.iter_mut()).zip(&d) {
+        *s = if di >= 0.0 { 1.0 } else { -1.0 };
+        *gi = di.abs();
+    }
+    // The signed correlations of the impulse responses, psi[i][j] = s_i s_j phi[i][j] with
+    // phi[i][i + lag] = sum_{k <= L-1-(i+lag)} h[k] h[k + lag], built from the end.
+    let psi = &mut scratch.phi;
     for lag in 0..L {
         let mut acc = 0.0f32;
         for k in 0..L - lag {
             let i = L - lag - 1 - k;
             acc += h[k] * h[k + lag];
-            phi[i][i + lag] = acc;
-            phi[i + lag][i] = acc;
+            let v = acc * sign[i] * sign[i + lag];
+            psi[i][i + lag] = v;
+            psi[i + lag][i] = v;
         }
     }
-    // Each position's pulse takes the sign of its correlation, so adding one raises the
-    // correlation by |d[i]| and stacked pulses never cancel.
-    let mut sign = [0.0f32; L];
-    let mut gain = [0.0f32; L];
-    for ((s, g), &di) in sign.iter_mut().zip(gain.iter_mut()).zip(&d) {
-        *s = if di >= 0.0 { 1.0 } else { -1.0 };
-        *g = di.abs();
-    }
-    let mut r = [0.0f32; L];
+    let dg: [f32; L] = core::array::from_fn(|i| psi[i][i]);
+    // q[k]: correlation of position k's unit response with the pulses placed so far; the
+    // criterion of the placed set is c^2 / e.
+    let mut q = [0.0f32; L];
     let (mut c, mut e) = (0.0f32, 0.0f32);
+    let mut score = [0.0f32; L];
     for _ in 0..n {
-        // Maximise (c + |d_i|)^2 / e_i without dividing: compare cross-multiplied.
-        let (mut best, mut best_num, mut best_den) = (usize::MAX, 0.0f32, 1.0f32);
-        for i in 0..L {
-            let c2 = c + gain[i];
-            let e2 = e + 2.0 * sign[i] * r[i] + phi[i][i];
-            let num = c2 * c2;
-            if e2 > 0.0 && num * best_den > best_num * e2 {
-                (best, best_num, best_den) = (i, num, e2);
+        // Maximise (c + |d_i|)^2 / e_i.
+        for (i, sc) in score.iter_mut().enumerate() {
+            let c2 = c + g[i];
+            let e2 = (e + 2.0 * q[i] + dg[i]).max(1e-30);
+            *sc = c2 * c2 / e2;
+        }
+        let p = argmax(&score);
+        c += g[p];
+        e += 2.0 * q[p] + dg[p];
+        for (qk, &v) in q.iter_mut().zip(&psi[p]) {
+            *qk += v;
+        }
+        pulses[p] += sign[p] as i8;
+    }
+    // Replacement passes: move one unit pulse to another position while that raises the
+    // criterion (the greedy order strands early pulses once later ones share the work).
+    for _ in 0..REPLACE_PASSES {
+        let mut moved = false;
+        for j in 0..L {
+            if pulses[j] == 0 {
+                continue;
+            }
+            // Without one unit at j, then with one at i.
+            let c1 = c - g[j];
+            let e1 = e - 2.0 * q[j] + dg[j];
+            for (i, sc) in score.iter_mut().enumerate() {
+                let c2 = c1 + g[i];
+                let e2 = (e1 + 2.0 * (q[i] - psi[j][i]) + dg[i]).max(1e-30);
+                *sc = c2 * c2 / e2;
+            }
+            score[j] = 0.0;
+            let i = argmax(&score);
+            if score[i] > c * c / e.max(1e-30) * (1.0 + 1e-5) {
+                pulses[j] -= sign[j] as i8;
+                pulses[i] += sign[i] as i8;
+                c = c1 + g[i];
+                e = e1 + 2.0 * (q[i] - psi[j][i]) + dg[i];
+                let (row_i, row_j) = (psi[i], psi[j]);
+                for ((qk, &vi), &vj) in q.iter_mut().zip(&row_i).zip(&row_j) {
+                    *qk += vi - vj;
+                }
+                moved = true;
             }
         }
-        if best == usize::MAX {
+        if !moved {
             break;
         }
-        let p = best;
-        let sf = sign[p];
-        c += gain[p];
-        e += 2.0 * sf * r[p] + phi[p][p];
-        for (rj, &pj) in r.iter_mut().zip(&phi[p]) {
-            *rj += sf * pj;
-        }
-        pulses[p] += sf as i8;
     }
     // Budget left unplaced (pathological input): park the rest on the strongest position.
     let placed: usize = pulses.iter().map(|p| usize::from(p.unsigned_abs())).sum();
@@ -431,6 +484,21 @@ fn search_pulses(h: &[f32; L], x: &[f32; L], n: usize, pulses: &mut [i8], scratc
             pulses[p] += s;
         }
     }
+}
+
+/// The index of the largest element (the first of equals); lane-wise maxima first so that the
+/// scan vectorises.
+fn argmax(v: &[f32; L]) -> usize {
+    let mut lanes = [f32::MIN; 8];
+    for chunk in v.chunks_exact(8) {
+        for (l, &x) in lanes.iter_mut().zip(chunk) {
+            *l = if x > *l { x } else { *l };
+        }
+    }
+    let m = lanes
+        .iter()
+        .fold(f32::MIN, |a, &b| if b > a { b } else { a });
+    v.iter().position(|&x| x == m).unwrap_or(0)
 }
 
 /// The FCB gain index whose gain minimises `-2 g c + g^2 e` near the optimum `g`.
@@ -456,3 +524,6 @@ fn quantise_fcb_gain(scratch: &Scratch, voiced: bool, g: f32, c: f32, e: f32) ->
     }
     best.1 as u8
 }
+
+#[cfg(test)]
+mod tests;
