@@ -15,7 +15,7 @@
 //! ([`crate::mlow::synth::LowBand::frame`] without its output post-filter), so the next search
 //! starts from the state the decoder will be in.
 
-use libm::log10f;
+use libm::{log2f, log10f};
 
 use crate::mlow::excitation::{
     FCB_GAINS_UNVOICED, FCB_GAINS_VOICED, Ltp, SUBFRAME_LEN, acb_gains, block_lag, fcb_gain,
@@ -25,11 +25,17 @@ use crate::mlow::lsf::{FrameLpc, LsfDecoder};
 use crate::mlow::noise::{NoiseInput, NoiseState, residual_energy};
 use crate::mlow::params::{FRAME_LEN, ORDER, SUBFRAMES};
 use crate::mlow::synth::LpcSynth;
-use crate::mlow::tables::cc::{ACB_GAIN_CB_Q14, NRGRES_SHAPE4_Q10, NRGRES_STEP_Q14};
+use crate::mlow::tables::cc::{
+    ACB_GAIN_CB_Q14, ACB_GAIN_CDF, FCBG_VOICED_CDF, FCBG_VOICED_DELTA_CDF, NRGRES_SHAPE4_Q10,
+    NRGRES_STEP_Q14,
+};
 
 const L: usize = SUBFRAME_LEN;
 /// Pulse replacement passes after the greedy placement.
 const REPLACE_PASSES: usize = 1;
+/// Rate-distortion weight of the gain symbols: a bit is worth this fraction of the least
+/// weighted error energy left in the subframe.
+const RD_MU: f32 = 0.015;
 /// Weighting filter bandwidth factors (numerator, denominator).
 const GAMMA_NUM: f32 = 0.94;
 const GAMMA_DEN: f32 = 0.6;
@@ -236,6 +242,7 @@ impl Mirror {
             choice.nrg = Some(q);
         }
 
+        let (mut prev_acb, mut prev_fcb) = (None::<u8>, None::<u8>);
         for sf in 0..SUBFRAMES {
             let span = sf * L..(sf + 1) * L;
             let a = &lpc.a[sf];
@@ -305,43 +312,77 @@ impl Mirror {
             }
             let ee = dot(&yc, &yc);
             let (e0c, e1c) = (dot(&y0, &yc), dot(&y1, &yc));
-            // Both gains jointly: for each ACB row, the best quantised FCB gain, against the
-            // target correlations (c0, c1, cx). Returns (ACB row, FCB gain index).
-            let joint = |c0: f32, c1: f32, cx: f32, carried: u8| {
-                let mut best = (f32::MAX, 0usize, carried);
-                let rows = if voiced { ACB_GAIN_CB_Q14.len() } else { 1 };
-                for (i, row) in ACB_GAIN_CB_Q14.iter().enumerate().take(rows) {
-                    let g = if voiced {
-                        acb_gains([i32::from(row[0]), i32::from(row[1])], bitrate)
-                    } else {
-                        [0.0; 2]
-                    };
-                    if n == 0 {
-                        let err = acb_err(g, c0, c1);
-                        if err < best.0 {
-                            best = (err, i, carried);
-                        }
-                        continue;
-                    }
-                    // Correlation of the FCB response with what the ACB leaves.
-                    let cr = cx - g[0] * e0c - g[1] * e1c;
-                    let gc = if ee > 0.0 { (cr / ee).max(1e-9) } else { 1e-9 };
-                    let idx = quantise_fcb_gain(scratch, voiced, gc, cr, ee);
-                    let q = if voiced {
-                        scratch.gains_voiced[usize::from(idx)]
-                    } else {
-                        scratch.gains_unvoiced[usize::from(idx)]
-                    };
-                    let err = acb_err(g, c0, c1) - 2.0 * q * cr + q * q * ee;
-                    if err < best.0 {
-                        best = (err, i, idx);
-                    }
-                }
-                (best.1, best.2)
-            };
+            // Both gains jointly: every ACB row with the FCB gain indices around its optimum,
+            // by weighted error plus (voiced) RD_MU times the least error per bit of the two
+            // gain symbols, costed with the decoder's CDFs given this frame's previous indices.
             let cx = dot(&x, &yc);
             let carried = choice.fcb_gain_idx[sf];
-            let (row, gidx) = joint(c0, c1, cx, carried);
+            let rows = if voiced { ACB_GAIN_CB_Q14.len() } else { 1 };
+            // (error relative to the empty excitation, bits, row, FCB gain index)
+            let mut cands = [(0.0f32, 0.0f32, 0usize, 0u8); 16 * 4];
+            let mut count = 0;
+            let mut least = f32::MAX;
+            for (i, row) in ACB_GAIN_CB_Q14.iter().enumerate().take(rows) {
+                let g = if voiced {
+                    acb_gains([i32::from(row[0]), i32::from(row[1])], bitrate)
+                } else {
+                    [0.0; 2]
+                };
+                let acb_bits = if voiced {
+                    cdf_bits(&ACB_GAIN_CDF[prev_acb.map_or(0, |p| usize::from(p) + 1)], i)
+                } else {
+                    0.0
+                };
+                let base = acb_err(g, c0, c1);
+                if n == 0 {
+                    cands[count] = (base, acb_bits, i, carried);
+                    count += 1;
+                    least = least.min(base);
+                    continue;
+                }
+                // Correlation of the FCB response with what the ACB leaves.
+                let cr = cx - g[0] * e0c - g[1] * e1c;
+                let gc = if ee > 0.0 { (cr / ee).max(1e-9) } else { 1e-9 };
+                let (lo, hi) = fcb_gain_span(voiced, gc);
+                for idx in lo..=hi {
+                    let q = if voiced {
+                        scratch.gains_voiced[idx]
+                    } else {
+                        scratch.gains_unvoiced[idx]
+                    };
+                    let err = base - 2.0 * q * cr + q * q * ee;
+                    let fcb_bits = if voiced {
+                        match prev_fcb {
+                            None => cdf_bits(&FCBG_VOICED_CDF, idx),
+                            Some(p) => cdf_bits(
+                                &FCBG_VOICED_DELTA_CDF[33 - usize::from(p).min(33)..][..35],
+                                idx,
+                            ),
+                        }
+                    } else {
+                        0.0
+                    };
+                    cands[count] = (err, acb_bits + fcb_bits, i, idx as u8);
+                    count += 1;
+                    least = least.min(err);
+                }
+            }
+            // Bits are priced against the least absolute error (energy left in the target).
+            let lambda = RD_MU * (dot(&x, &x) + least).max(0.0);
+            let mut best = (f32::MAX, 0usize, carried);
+            for &(err, bits, i, idx) in &cands[..count] {
+                let cost = err + lambda * bits;
+                if cost < best.0 {
+                    best = (cost, i, idx);
+                }
+            }
+            let (row, gidx) = (best.1, best.2);
+            if voiced {
+                prev_acb = Some(row as u8);
+                if n > 0 {
+                    prev_fcb = Some(gidx);
+                }
+            }
             if voiced {
                 choice.acb_gain_idx[sf] = row as u8;
             }
@@ -501,28 +542,26 @@ fn argmax(v: &[f32; L]) -> usize {
     v.iter().position(|&x| x == m).unwrap_or(0)
 }
 
-/// The FCB gain index whose gain minimises `-2 g c + g^2 e` near the optimum `g`.
-fn quantise_fcb_gain(scratch: &Scratch, voiced: bool, g: f32, c: f32, e: f32) -> u8 {
+/// The FCB gain indices to try around the unquantised optimum `g`: one step below to two above
+/// its floor in the table's dB grid, clamped to the table.
+fn fcb_gain_span(voiced: bool, g: f32) -> (usize, usize) {
     let db = 20.0 * log10f(g);
     let (centre, max) = if voiced {
-        (((db + 100.0) / 3.0) as i32, 33)
+        (((db + 100.0) / 3.0) as i32, FCB_GAINS_VOICED as i32 - 1)
     } else {
-        ((db + 90.0) as i32, 90)
+        ((db + 90.0) as i32, FCB_GAINS_UNVOICED as i32 - 1)
     };
-    let mut best = (f32::MAX, 0);
-    for i in centre - 1..=centre + 2 {
-        let i = i.clamp(0, max);
-        let q = if voiced {
-            scratch.gains_voiced[i as usize]
-        } else {
-            scratch.gains_unvoiced[i as usize]
-        };
-        let err = -2.0 * q * c + q * q * e;
-        if err < best.0 {
-            best = (err, i);
-        }
-    }
-    best.1 as u8
+    (
+        (centre - 1).clamp(0, max) as usize,
+        (centre + 2).clamp(0, max) as usize,
+    )
+}
+
+/// Bits the range coder spends on symbol `s` of a CDF window (`cdf[0]` its base).
+fn cdf_bits(cdf: &[u16], s: usize) -> f32 {
+    let total = f32::from(cdf[cdf.len() - 1]) - f32::from(cdf[0]);
+    let width = f32::from(cdf[s + 1]) - f32::from(cdf[s]);
+    log2f(total / width.max(0.5))
 }
 
 #[cfg(test)]
