@@ -25,10 +25,10 @@
 //!
 //! Nothing allocates; the state is one fixed-size struct ([`Encoder::STATE_BYTES`], 51 384 bytes:
 //! analysis front end 10.5 KB, its per-packet results 6 KB, decoder mirror 1.9 KB, search scratch
-//! 26 KB, 20 ms packet queue 3.2 KB). Cost on `synth_mic.raw`: about 5.2 M instructions per 60 ms
+//! 26 KB, 20 ms packet queue 3.2 KB). Cost on `synth_mic.raw`: about 4.9 M instructions per 60 ms
 //! packet (callgrind, `examples/mlow_encoder_profile.rs`), of which the analysis front end is 2.9 M.
 //!
-//! Quality (PESQ-WB of our decoder's output against the input, `tests/mlow_encoder.rs`): 2.7–3.4
+//! Quality (PESQ-WB of our decoder's output against the input, `tests/mlow_encoder.rs`): 2.8–3.4
 //! on the speech fixtures at a 19 kbit/s target, 1.9–2.6 at 9 kbit/s.
 //!
 //! The media engine uses it through [`crate::media::codec::AudioEncoder`] (implemented here):

@@ -2,14 +2,21 @@
 //! synthesis state.
 //!
 //! Per subframe: the target is the high-passed speech minus the zero-input response of the
-//! decoder's LPC synthesis filter, weighted by `W(z) = A(z/0.92) / A(z/0.6)` (A: the unquantised
+//! decoder's LPC synthesis filter, weighted by `W(z) = A(z/0.94) / A(z/0.6)` (A: the unquantised
 //! analysis predictor). Voiced subframes first pick the ACB gain codebook row that best matches
 //! the target with the two long-term-predictor bases the decoder will build from its own history;
 //! then the fixed codebook places the subframe's pulse budget greedily (one unit pulse at a time,
-//! maximising the normalised correlation with the remaining target; pulses may stack), and the
-//! FCB gain is the nearest table entry in the squared-error sense. Unvoiced frames code the LPC
-//! residual energy per subframe (frame step + 4-vector shape) for the noise generator, plus
-//! pulses when the budget allows.
+//! maximising the normalised correlation with the remaining target; pulses may stack), followed
+//! by a replacement pass that moves single pulses while that raises the criterion. Both gains are
+//! then chosen jointly (every ACB row with the FCB gain indices around its optimum) by weighted
+//! error plus, for voiced frames, the bits of the two gain symbols (rate-distortion weight 0.015
+//! per bit, the reference's). Unvoiced frames code the LPC residual energy per subframe (frame
+//! step + 4-vector shape) for the noise generator, plus pulses when the budget allows.
+//!
+//! The search scores only its own subframe and must place every pulse it is given; under a flat
+//! (identity) weighting that parks surplus pulses at the subframe end, whose ringing then runs
+//! away on resonant voices. The perceptual weighting keeps the loop stable (test
+//! `the_search_loop_tracks_the_waveform`).
 //!
 //! After each subframe's choice the mirror runs exactly the decoder's per-subframe steps
 //! ([`crate::mlow::synth::LowBand::frame`] without its output post-filter), so the next search
@@ -153,9 +160,15 @@ fn bandwidth(a: &[f32; ORDER + 1], gamma: f32) -> [f32; ORDER + 1] {
 fn weight(num: &[f32; ORDER + 1], den: &[f32; ORDER + 1], x: &mut [f32; L]) {
     let input = *x;
     for n in 0..L {
+        let taps = ORDER.min(n);
         let mut acc = input[n];
-        for k in 1..=ORDER.min(n) {
-            acc += num[k] * input[n - k] - den[k] * x[n - k];
+        let past_in = input[n - taps..n].iter().rev();
+        let past_out = x[n - taps..n].iter().rev();
+        for ((&i, &o), (&nk, &dk)) in past_in
+            .zip(past_out)
+            .zip(num[1..=taps].iter().zip(&den[1..=taps]))
+        {
+            acc += nk * i - dk * o;
         }
         x[n] = acc;
     }
@@ -164,9 +177,10 @@ fn weight(num: &[f32; ORDER + 1], den: &[f32; ORDER + 1], x: &mut [f32; L]) {
 /// Zero-state LPC synthesis `1 / a(z)` of `x`, in place.
 fn synth(a: &[f32; ORDER + 1], x: &mut [f32; L]) {
     for n in 0..L {
+        let taps = ORDER.min(n);
         let mut acc = x[n];
-        for k in 1..=ORDER.min(n) {
-            acc -= a[k] * x[n - k];
+        for (&y, &ak) in x[n - taps..n].iter().rev().zip(&a[1..=taps]) {
+            acc -= ak * y;
         }
         x[n] = acc;
     }
@@ -449,17 +463,22 @@ fn search_pulses(h: &[f32; L], x: &[f32; L], n: usize, pulses: &mut [i8], scratc
         *gi = di.abs();
     }
     // The signed correlations of the impulse responses, psi[i][j] = s_i s_j phi[i][j] with
-    // phi[i][i + lag] = sum_{k <= L-1-(i+lag)} h[k] h[k + lag], built from the end.
+    // phi[i][j] = sum_{n >= max(i, j)} h[n - i] h[n - j], built upwards from the last row by
+    // phi[i][j] = phi[i + 1][j + 1] + h[L-1-i] h[L-1-j] (whole rows, so it vectorises).
+    let hr: [f32; L] = core::array::from_fn(|j| h[L - 1 - j]);
     let psi = &mut scratch.phi;
-    for lag in 0..L {
-        let mut acc = 0.0f32;
-        for k in 0..L - lag {
-            let i = L - lag - 1 - k;
-            acc += h[k] * h[k + lag];
-            let v = acc * sign[i] * sign[i + lag];
-            psi[i][i + lag] = v;
-            psi[i + lag][i] = v;
+    let mut row = [0.0f32; L + 1];
+    for i in (0..L).rev() {
+        let hi = hr[i];
+        let mut next = [0.0f32; L + 1];
+        for ((nj, &pj), &hj) in next.iter_mut().zip(&row[1..]).zip(&hr) {
+            *nj = pj + hi * hj;
         }
+        let si = sign[i];
+        for ((out, &v), &sj) in psi[i].iter_mut().zip(&next).zip(&sign) {
+            *out = v * si * sj;
+        }
+        row = next;
     }
     let dg: [f32; L] = core::array::from_fn(|i| psi[i][i]);
     // q[k]: correlation of position k's unit response with the pulses placed so far; the
