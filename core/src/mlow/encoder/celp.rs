@@ -9,8 +9,8 @@
 //! maximising the normalised correlation with the remaining target; pulses may stack), followed
 //! by a replacement pass that moves single pulses while that raises the criterion. Both gains are
 //! then chosen jointly (every ACB row with the FCB gain indices around its optimum) by weighted
-//! error plus, for voiced frames, the bits of the two gain symbols (rate-distortion weight 0.015
-//! per bit, the reference's). Unvoiced frames code the LPC residual energy per subframe (frame
+//! error, a mild penalty on the FCB energy, and for voiced frames the bits of the two gain
+//! symbols (rate-distortion weight 0.015 per bit, the reference's). Unvoiced frames code the LPC residual energy per subframe (frame
 //! step + 4-vector shape) for the noise generator, plus pulses when the budget allows.
 //!
 //! The search scores only its own subframe and must place every pulse it is given; under a flat
@@ -43,6 +43,10 @@ const REPLACE_PASSES: usize = 1;
 /// Rate-distortion weight of the gain symbols: a bit is worth this fraction of the least
 /// weighted error energy left in the subframe.
 const RD_MU: f32 = 0.015;
+/// Extra weight on the energy of the FCB contribution in the joint gain choice (shrinks the FCB
+/// gain; the decoder's noise fill follows the excitation energy). PESQ-WB mean over the espeak
+/// fixtures, 60 ms: +0.03 at both 19 and 9 kbit/s with 0.15; 0.3 no better.
+const FCB_SHRINK: f32 = 0.15;
 /// Weighting filter bandwidth factors (numerator, denominator).
 const GAMMA_NUM: f32 = 0.94;
 const GAMMA_DEN: f32 = 0.6;
@@ -369,7 +373,7 @@ impl Mirror {
                     } else {
                         scratch.gains_unvoiced[idx]
                     };
-                    let err = base - 2.0 * q * cr + q * q * ee;
+                    let err = base - 2.0 * q * cr + (1.0 + FCB_SHRINK) * q * q * ee;
                     let fcb_bits = if voiced {
                         match prev_fcb {
                             None => cdf_bits(&FCBG_VOICED_CDF, idx),
