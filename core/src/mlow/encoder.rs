@@ -28,8 +28,8 @@
 //! 26 KB, 20 ms packet queue 3.2 KB). Cost on `synth_mic.raw`: about 4.9 M instructions per 60 ms
 //! packet (callgrind, `examples/mlow_encoder_profile.rs`), of which the analysis front end is 2.9 M.
 //!
-//! Quality (PESQ-WB of our decoder's output against the input, `tests/mlow_encoder.rs`): 2.8–3.4
-//! on the speech fixtures at a 19 kbit/s target, 1.9–2.6 at 9 kbit/s.
+//! Quality (PESQ-WB of our decoder's output against the input, `tests/mlow_encoder.rs`): 2.8–3.5
+//! on the speech fixtures at a 19 kbit/s target, 2.0–2.7 at 9 kbit/s.
 //!
 //! The media engine uses it through [`crate::media::codec::AudioEncoder`] (implemented here):
 //! build it with [`PacketDuration::from_ms`] of the call's `AudioFormat::packet_ms`; a returned
