@@ -71,11 +71,12 @@ pub fn fcb_gain(voiced: bool, index: usize) -> f32 {
 /// Writes one subframe's FCB excitation: `exc[i] = pulses[i] · gain` (signed pulse magnitudes; zero
 /// where there is no pulse). Uses `min(pulses.len(), exc.len())` samples and zeroes the rest of `exc`.
 pub fn write_pulses(pulses: &[i8], gain: f32, exc: &mut [f32]) {
-    exc.fill(0.0);
+    let n = pulses.len().min(exc.len());
+    exc[n..].fill(0.0);
     for (e, &p) in exc.iter_mut().zip(pulses) {
-        if p != 0 {
-            *e = f32::from(p) * gain;
-        }
+        // A select rather than a skipped store: pulses are sparse and their branch
+        // unpredictable, and the select vectorises.
+        *e = if p != 0 { f32::from(p) * gain } else { 0.0 };
     }
 }
 

@@ -205,14 +205,19 @@ impl NoiseState {
     /// into `fade` on the first voiced subframe.
     fn voiced_noise(&mut self, exc: &[f32], shaped: &mut [f32], fade: &mut [f32]) {
         let len = exc.len();
-        let mut corr = [0.0f32; 3];
-        for (lag, c) in corr.iter_mut().enumerate() {
-            let mut acc = 0.0f32;
-            for k in 0..len - lag {
-                acc += exc[k] * exc[k + lag];
-            }
-            *c = acc;
+        // The three lags' sums in one pass: three independent chains, each still adding its
+        // products in index order.
+        let [mut c0, mut c1, mut c2] = [0.0f32; 3];
+        for ((&x, &x1), &x2) in exc.iter().zip(&exc[1..]).zip(&exc[2..]) {
+            c0 += x * x;
+            c1 += x * x1;
+            c2 += x * x2;
         }
+        let [.., a, b] = exc else { return };
+        c0 += a * a;
+        c1 += a * b;
+        c0 += b * b;
+        let mut corr = [c0, c1, c2];
         corr[0] += 1e-12;
         let smooth = if len == MAX_SUBFRAME_LEN { 0.4 } else { 0.16 };
         for (s, c) in self.corr_smooth.iter_mut().zip(&corr) {

@@ -42,18 +42,28 @@ impl LpcSynth {
     /// out.len())`. `a` is monic (`a[0]` = 1 is not read), as produced by NLSF → LPC conversion.
     pub fn filter(&mut self, a: &[f32; LPC_ORDER + 1], exc: &[f32], out: &mut [f32]) {
         let len = exc.len().min(out.len());
+        // taps[k] weighs y[n − 16 + k]: oldest tap first, the reference's accumulation order.
+        let taps: [f32; LPC_ORDER] = core::array::from_fn(|k| a[LPC_ORDER - k]);
+        // Outputs go to a contiguous buffer behind the history (buf[n + 16] is y[n]); the four
+        // newest also travel in locals so that the recursion's short paths (y[n − 1] … y[n − 4]
+        // into y[n]) run register to register, not through a store and a reload that would
+        // have to wait for the store (the filter is bound by that latency).
+        let mut buf = [0.0f32; LPC_ORDER + CHUNK];
         for (x, y) in exc[..len].chunks(CHUNK).zip(out[..len].chunks_mut(CHUNK)) {
-            // History and new samples contiguous: buf[n + 16] is y[n].
-            let mut buf = [0.0f32; LPC_ORDER + CHUNK];
             buf[..LPC_ORDER].copy_from_slice(&self.mem);
+            let [.., mut y4, mut y3, mut y2, mut y1] = self.mem;
             for (n, &xn) in x.iter().enumerate() {
-                let past = &buf[n..n + LPC_ORDER];
-                // Oldest tap first, the reference's accumulation order.
+                let far = &buf[n..n + LPC_ORDER - 4];
                 let mut acc = xn;
-                for (yk, ak) in past.iter().zip(a[1..].iter().rev()) {
-                    acc -= ak * yk;
+                for (t, yk) in taps[..LPC_ORDER - 4].iter().zip(far) {
+                    acc -= t * yk;
                 }
+                acc -= taps[LPC_ORDER - 4] * y4;
+                acc -= taps[LPC_ORDER - 3] * y3;
+                acc -= taps[LPC_ORDER - 2] * y2;
+                acc -= taps[LPC_ORDER - 1] * y1;
                 buf[n + LPC_ORDER] = acc;
+                (y4, y3, y2, y1) = (y3, y2, y1, acc);
             }
             let n = x.len();
             y.copy_from_slice(&buf[LPC_ORDER..LPC_ORDER + n]);
@@ -212,8 +222,15 @@ pub fn packet_bitrate(frame_bitrates: &[f32]) -> f32 {
 /// `min(samples.len(), pcm.len())` samples.
 pub fn to_pcm16(samples: &[f32], pcm: &mut [i16]) {
     for (p, &x) in pcm.iter_mut().zip(samples) {
-        // `as` truncates toward zero and saturates.
-        *p = (x * 32767.0) as i16;
+        // Truncation toward zero with saturation, as `as i16` does, spelled so that it
+        // vectorises: clamp to the i16 range in f32 (exact there), NaN to 0, then convert.
+        let v = x * 32767.0;
+        let v = if v.is_nan() {
+            0.0
+        } else {
+            v.clamp(-32768.0, 32767.0)
+        };
+        *p = v as i32 as i16;
     }
 }
 
