@@ -520,14 +520,18 @@ fn energy(x: &[f32]) -> f32 {
 }
 
 /// Three-tap FIR `y[n] = c0·x[n] + c1·x[n−1] + c2·x[n−2]`; `state` holds `[x[−1], x[−2]]`.
+/// Filters `min(x.len(), y.len(), 160)` samples.
 fn ma2(x: &[f32], c: [f32; 3], state: &mut [f32; 2], y: &mut [f32]) {
-    let [mut x1, mut x2] = *state;
-    for (o, &v) in y.iter_mut().zip(x) {
-        *o = c[0] * v + c[1] * x1 + c[2] * x2;
-        x2 = x1;
-        x1 = v;
+    let n = x.len().min(y.len()).min(MAX_SUBFRAME_LEN);
+    // The input behind its two-sample history, so that each output reads three plain slices
+    // (no loop-carried registers: the loop vectorises).
+    let mut ext = [0.0f32; MAX_SUBFRAME_LEN + 2];
+    ext[..2].copy_from_slice(&[state[1], state[0]]);
+    ext[2..n + 2].copy_from_slice(&x[..n]);
+    for (((o, &v), &v1), &v2) in y[..n].iter_mut().zip(&ext[2..]).zip(&ext[1..]).zip(&ext) {
+        *o = c[0] * v + c[1] * v1 + c[2] * v2;
     }
-    *state = [x1, x2];
+    *state = [ext[n + 1], ext[n]];
 }
 
 #[cfg(feature = "kat")]
