@@ -229,9 +229,11 @@ impl Ltp {
         let int_lag = whole as usize;
         let buf = &mut self.buf;
         if whole == lag {
-            // Integer lag: repeat the history (periodically for lags under one block).
-            for i in 0..LAG_BLOCK_LEN {
-                buf[start + i] = buf[start + i - int_lag];
+            // Integer lag: repeat the history (periodically for lags under one block), in runs
+            // short enough to read only samples that already exist.
+            for run in (0..LAG_BLOCK_LEN).step_by(INDEPENDENT_RUN) {
+                let from = start + run - int_lag;
+                buf.copy_within(from..from + INDEPENDENT_RUN, start + run);
             }
             b0.copy_from_slice(&buf[start..start + LAG_BLOCK_LEN]);
             for (i, b) in b1.iter_mut().enumerate() {
@@ -242,9 +244,11 @@ impl Ltp {
             // Half-sample lag: interpolate between int_lag and int_lag + 1 samples back. The
             // samples just outside the block are interpolated too, for basis 1's end points.
             let before = interpolate_full(&buf[start - 1 - int_lag - INTERP_HALF..]);
-            for i in 0..LAG_BLOCK_LEN {
-                let taps = start + i - int_lag - INTERP_HALF;
-                buf[start + i] = interpolate_paired(&buf[taps..taps + 2 * INTERP_HALF]);
+            for run in (0..LAG_BLOCK_LEN).step_by(INDEPENDENT_RUN) {
+                let taps = start + run - int_lag - INTERP_HALF;
+                let out =
+                    interpolate_paired_run(&buf[taps..taps + INDEPENDENT_RUN + 2 * INTERP_HALF]);
+                buf[start + run..start + run + INDEPENDENT_RUN].copy_from_slice(&out);
             }
             let after = interpolate_full(&buf[start + LAG_BLOCK_LEN - int_lag - INTERP_HALF..]);
             b0.copy_from_slice(&buf[start..start + LAG_BLOCK_LEN]);
@@ -275,12 +279,25 @@ fn interpolate_full(taps: &[f32]) -> f32 {
     acc
 }
 
-/// Half-sample interpolation folding mirrored tap pairs onto the first half of the kernel (the
-/// reference's order for the block interior).
-fn interpolate_paired(taps: &[f32]) -> f32 {
-    let mut acc = 0.0f32;
-    for (i, k) in INTERP_KERNEL[..INTERP_HALF].iter().enumerate() {
-        acc += (taps[i] + taps[2 * INTERP_HALF - 1 - i]) * k;
+/// Outputs of the block interior computed together: each reads the history at least
+/// `32 − 8 + 1` samples back (shortest lag, interpolation half-width), so a run of 20 depends
+/// only on samples written before it. Divides the block.
+const INDEPENDENT_RUN: usize = 20;
+const _: () = assert!(INDEPENDENT_RUN < MIN_LAG as usize - INTERP_HALF + 1);
+const _: () = assert!(LAG_BLOCK_LEN.is_multiple_of(INDEPENDENT_RUN));
+
+/// Half-sample interpolation of [`INDEPENDENT_RUN`] consecutive outputs, output `m` from
+/// `taps[m..m + 16]`, folding mirrored tap pairs onto the first half of the kernel (the
+/// reference's order for the block interior). Tap by tap over all outputs at once, so it
+/// vectorises; each output still adds its terms in the same order.
+fn interpolate_paired_run(taps: &[f32]) -> [f32; INDEPENDENT_RUN] {
+    let mut acc = [0.0f32; INDEPENDENT_RUN];
+    for (i, &k) in INTERP_KERNEL[..INTERP_HALF].iter().enumerate() {
+        let near = &taps[i..i + INDEPENDENT_RUN];
+        let far = &taps[2 * INTERP_HALF - 1 - i..2 * INTERP_HALF - 1 - i + INDEPENDENT_RUN];
+        for ((a, &x), &y) in acc.iter_mut().zip(near).zip(far) {
+            *a += (x + y) * k;
+        }
     }
     acc
 }

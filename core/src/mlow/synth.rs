@@ -221,16 +221,28 @@ pub fn packet_bitrate(frame_bitrates: &[f32]) -> f32 {
 /// truncate toward zero, saturating at the i16 range (NaN becomes 0). Converts
 /// `min(samples.len(), pcm.len())` samples.
 pub fn to_pcm16(samples: &[f32], pcm: &mut [i16]) {
+    // `(x · 32767) as i16` spelled so that it vectorises (a saturating float-to-int cast is
+    // converted one lane at a time): clamp in f32 (NaN to 0), round to an integer with the
+    // 1.5·2^23 trick (exact below 2^22: the sum's unit in the last place is 1, and its bit
+    // pattern minus the constant's is the rounded value), then step back toward zero where
+    // rounding went away from it.
+    const ROUND: f32 = 12_582_912.0;
     for (p, &x) in pcm.iter_mut().zip(samples) {
-        // Truncation toward zero with saturation, as `as i16` does, spelled so that it
-        // vectorises: clamp to the i16 range in f32 (exact there), NaN to 0, then convert.
         let v = x * 32767.0;
         let v = if v.is_nan() {
             0.0
         } else {
             v.clamp(-32768.0, 32767.0)
         };
-        *p = v as i32 as i16;
+        let sum = v + ROUND;
+        let rounded = sum.to_bits() as i32 - ROUND.to_bits() as i32;
+        let back = sum - ROUND;
+        let fix = if v >= 0.0 {
+            -i32::from(back > v)
+        } else {
+            i32::from(back < v)
+        };
+        *p = (rounded + fix) as i16;
     }
 }
 
