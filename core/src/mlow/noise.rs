@@ -171,20 +171,31 @@ impl NoiseState {
         if len == 0 {
             return;
         }
+        // The high-rate geometry's 80-sample subframe gets its own instance: scratch of the
+        // right size (no zeroing of unused halves) and loops of known length.
+        if len == MAX_SUBFRAME_LEN / 2 {
+            self.generate_in::<{ MAX_SUBFRAME_LEN / 2 }>(input, &mut out[..len], len);
+        } else {
+            self.generate_in::<MAX_SUBFRAME_LEN>(input, &mut out[..len], len);
+        }
+    }
+
+    /// [`NoiseState::generate`] for `len <= N` samples (`len` a non-zero multiple of 4).
+    #[inline(always)]
+    fn generate_in<const N: usize>(&mut self, input: &NoiseInput<'_>, out: &mut [f32], len: usize) {
         let exc = &input.excitation[..len];
-        let out = &mut out[..len];
-        let mut shaped_v = [0.0f32; MAX_SUBFRAME_LEN];
-        let mut noise_uv = [0.0f32; MAX_SUBFRAME_LEN];
+        let mut shaped_v = [0.0f32; N];
+        let mut noise_uv = [0.0f32; N];
         let shaped_v = &mut shaped_v[..len];
         let noise_uv = &mut noise_uv[..len];
 
         let energy_ratio = if input.voiced {
-            self.voiced_noise(exc, shaped_v, noise_uv);
+            self.voiced_noise::<N>(exc, shaped_v, noise_uv);
             1.0
         } else {
             self.corr_smooth = [0.0; 3];
             self.shape_filter = [0.0; 2];
-            self.unvoiced_noise(input, exc, noise_uv)
+            self.unvoiced_noise::<N>(input, exc, noise_uv)
         };
 
         if self.prev_voiced || input.voiced {
@@ -203,17 +214,17 @@ impl NoiseState {
 
     /// Voiced branch: spectrally shaped noise into `shaped`, and the fade-out of the unvoiced noise
     /// into `fade` on the first voiced subframe.
-    fn voiced_noise(&mut self, exc: &[f32], shaped: &mut [f32], fade: &mut [f32]) {
+    fn voiced_noise<const N: usize>(&mut self, exc: &[f32], shaped: &mut [f32], fade: &mut [f32]) {
         let len = exc.len();
         // White noise under the excitation's envelope first, so that its energy and the
         // excitation's three autocorrelation lags can be summed in one pass below.
-        let mut white = [0.0f32; MAX_SUBFRAME_LEN];
+        let mut white = [0.0f32; N];
         let white = &mut white[..len];
         self.white_noise(white);
         if !self.prev_voiced {
             self.env_smooth = self.env_last;
         }
-        let mut env = [0.0f32; MAX_SUBFRAME_LEN];
+        let mut env = [0.0f32; N];
         let env = &mut env[..len];
         envelope::<false>(exc, ENV_SMOOTH_VOICED, &mut self.env_smooth, env);
 
@@ -267,10 +278,15 @@ impl NoiseState {
 
     /// Unvoiced branch: enveloped noise into `noise`; returns the excitation-to-target energy ratio
     /// (0 without pulses).
-    fn unvoiced_noise(&mut self, input: &NoiseInput<'_>, exc: &[f32], noise: &mut [f32]) -> f32 {
+    fn unvoiced_noise<const N: usize>(
+        &mut self,
+        input: &NoiseInput<'_>,
+        exc: &[f32],
+        noise: &mut [f32],
+    ) -> f32 {
         let len = exc.len();
         let nrgres = input.residual_energy;
-        let mut env = [0.0f32; MAX_SUBFRAME_LEN];
+        let mut env = [0.0f32; N];
         let env = &mut env[..len];
         let (ratio, target, sums) = if input.pulses > 0 {
             let sums = envelope::<true>(exc, ENV_SMOOTH_UNVOICED, &mut self.env_smooth, env);
