@@ -129,7 +129,6 @@ impl HpPostfilter {
         self.preemph = input[FRAME_LEN - 1];
     }
 
-    /// New comb coefficients for `lag` (the pitch curve at `f = 1/lag`, else the 50 Hz default).
     /// De-emphasis and the comb biquad in one pass (same operations in the same order as
     /// [`deemphasis`] then [`comb_filter`], with the de-emphasised frame kept as `x_old`): the
     /// two recursions are independent chains, so they overlap instead of running one after the
@@ -154,6 +153,7 @@ impl HpPostfilter {
         self.comb = [x1, x2, y1, y2];
     }
 
+    /// New comb coefficients for `lag` (the pitch curve at `f = 1/lag`, else the 50 Hz default).
     fn redesign(&mut self, lag: f32) {
         (self.ma, self.ar) = if lag > 0.0 {
             design(&PITCH_CURVE, 1.0 / lag)
