@@ -44,33 +44,62 @@ impl LpcSynth {
         let len = exc.len().min(out.len());
         // taps[k] weighs y[n − 16 + k]: oldest tap first, the reference's accumulation order.
         let taps: [f32; LPC_ORDER] = core::array::from_fn(|k| a[LPC_ORDER - k]);
-        // Outputs go to a contiguous buffer behind the history (buf[n + 16] is y[n]); the four
-        // newest also travel in locals so that the recursion's short paths (y[n − 1] … y[n − 4]
-        // into y[n]) run register to register, not through a store and a reload that would
-        // have to wait for the store (the filter is bound by that latency).
+        // Outputs go to a contiguous buffer behind the history (buf[n + 16] is y[n]). Each
+        // output's sum keeps its order but is split in two: the far part (x minus the twelve
+        // oldest terms) is computed `AHEAD` samples early, and the sample's own step adds only
+        // the newest terms, kept in registers. The recursion then waits on a short chain, and
+        // the long serial far chains of later samples run beside it instead of having to be
+        // found far ahead in the instruction stream by the processor.
         let mut buf = [0.0f32; LPC_ORDER + CHUNK];
         for (x, y) in exc[..len].chunks(CHUNK).zip(out[..len].chunks_mut(CHUNK)) {
             buf[..LPC_ORDER].copy_from_slice(&self.mem);
-            let [.., mut y4, mut y3, mut y2, mut y1] = self.mem;
-            for (n, &xn) in x.iter().enumerate() {
-                let far = &buf[n..n + LPC_ORDER - 4];
-                let mut acc = xn;
-                for (t, yk) in taps[..LPC_ORDER - 4].iter().zip(far) {
+            // recent[k] is y[n − AHEAD + k].
+            let mut recent: [f32; AHEAD] = core::array::from_fn(|k| self.mem[FAR + k]);
+            // The far parts of the first samples come from the history alone.
+            let mut far = [0.0f32; AHEAD];
+            for (m, f) in far.iter_mut().enumerate().take(x.len()) {
+                *f = x[m];
+                for (t, yk) in taps[..FAR].iter().zip(&buf[m..m + FAR]) {
+                    *f -= t * yk;
+                }
+            }
+            for (n, yn) in y.iter_mut().enumerate() {
+                // The far part of sample n + AHEAD: its oldest terms from the buffer, the
+                // newest (y[n − AHEAD] … y[n − 1]) from the registers.
+                let ahead = match x.get(n + AHEAD) {
+                    Some(&xa) => {
+                        let mut f = xa;
+                        let from_buf = &buf[n + AHEAD..n + FAR];
+                        for (t, yk) in taps[..FAR - AHEAD].iter().zip(from_buf) {
+                            f -= t * yk;
+                        }
+                        for (t, yk) in taps[FAR - AHEAD..FAR].iter().zip(&recent) {
+                            f -= t * yk;
+                        }
+                        f
+                    }
+                    None => 0.0,
+                };
+                let mut acc = far[0];
+                for (t, yk) in taps[FAR..].iter().zip(&recent) {
                     acc -= t * yk;
                 }
-                acc -= taps[LPC_ORDER - 4] * y4;
-                acc -= taps[LPC_ORDER - 3] * y3;
-                acc -= taps[LPC_ORDER - 2] * y2;
-                acc -= taps[LPC_ORDER - 1] * y1;
                 buf[n + LPC_ORDER] = acc;
-                (y4, y3, y2, y1) = (y3, y2, y1, acc);
+                *yn = acc;
+                recent = core::array::from_fn(|k| if k + 1 < AHEAD { recent[k + 1] } else { acc });
+                far = core::array::from_fn(|k| if k + 1 < AHEAD { far[k + 1] } else { ahead });
             }
             let n = x.len();
-            y.copy_from_slice(&buf[LPC_ORDER..LPC_ORDER + n]);
             self.mem.copy_from_slice(&buf[n..n + LPC_ORDER]);
         }
     }
 }
+
+/// How many samples ahead the synthesis computes an output's far part (also the number of
+/// newest terms each sample adds itself).
+const AHEAD: usize = 4;
+/// Terms in the far part of an output's sum (the oldest; the newest `AHEAD` are added last).
+const FAR: usize = LPC_ORDER - AHEAD;
 
 /// Samples filtered per pass through the contiguous work buffer.
 const CHUNK: usize = 160;
