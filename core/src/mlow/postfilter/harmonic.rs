@@ -129,7 +129,9 @@ impl HarmonicPostfilter {
     ) {
         let s = &self.signal;
         let mut harm = [0.0f32; BLOCK];
-        let mut xy = 0.0f32;
+        // Correlation and both energies in one pass (three independent chains, each in index
+        // order); the energies only matter when the correlation is positive.
+        let (mut xy, mut xx, mut hh) = (0.0f32, 0.0f32, 0.0f32);
         if lag > 0 {
             let lag = lag as usize;
             // Look-ahead past the end of the packet falls back to the current sample.
@@ -143,17 +145,15 @@ impl HarmonicPostfilter {
             for ((h, &b), &f) in far.iter_mut().zip(&back[reach..]).zip(&s[at + reach..]) {
                 *h = b + f;
             }
-            xy = dot(&s[at..at + BLOCK], &harm);
+            for (&xv, &h) in s[at..at + BLOCK].iter().zip(&harm) {
+                xy += xv * h;
+                xx += xv * xv;
+                hh += h * h;
+            }
         }
         let d = 2 * FB_DELAY + d;
         if lag > 0 && xy > 0.0 {
             let x = &s[at..at + BLOCK];
-            // Both energies in one pass (two independent chains, each in index order).
-            let (mut xx, mut hh) = (0.0f32, 0.0f32);
-            for (&xv, &h) in x.iter().zip(&harm) {
-                xx += xv * xv;
-                hh += h * h;
-            }
             let yy = 0.25 * hh;
             let high_lag = 1.0 - REDUCTION * ((lag - MIN_LAG) as f32 / (MAX_LAG - MIN_LAG) as f32);
             let strength = 0.5 * xy / yy.max(xx) * high_lag * STRENGTH;
@@ -250,13 +250,4 @@ fn fir17(kernel: &[f32; TAPS], x: &[f32], d: usize, base: &[f32], out: &mut [f32
     for ((o, a), &b) in out.iter_mut().zip(acc.iter()).zip(base) {
         *o = a + b;
     }
-}
-
-/// Dot product in sample order.
-fn dot(a: &[f32], b: &[f32]) -> f32 {
-    let mut acc = 0.0f32;
-    for (x, y) in a.iter().zip(b) {
-        acc += x * y;
-    }
-    acc
 }
