@@ -123,34 +123,50 @@ impl core::fmt::Debug for AesCm {
     }
 }
 
-/// HMAC-SHA1 (RFC 2104) with the key already absorbed: the inner and outer hash states after the
-/// padded key block are computed once, and each message clones them (SRTP/SRTCP authentication).
+/// HMAC-SHA1 (RFC 2104) with the key already absorbed: the inner and outer SHA-1 chaining values
+/// after the padded key block are computed once, and each message starts from copies of them
+/// (SRTP/SRTCP authentication).
 ///
-/// Built on `Sha1` directly rather than `hmac::Hmac` because the hash states zeroize on drop
-/// (sha1's `zeroize` feature) while `hmac`'s pad states do not.
+/// Runs the SHA-1 compression function directly on the two 20-byte chaining values and does the
+/// message padding itself: per message that is a 40-byte state copy and no hasher buffering or
+/// finalisation machinery, which otherwise costs about as much as the compressions of a short
+/// RTP packet. The chaining values are keyed material and are wiped on drop.
 #[derive(Clone)]
 pub struct HmacSha1Key {
-    inner: Sha1,
-    outer: Sha1,
+    inner: Sha1State,
+    outer: Sha1State,
 }
+
+/// SHA-1 chaining value (five big-endian words of the running digest).
+type Sha1State = [u32; 5];
+/// SHA-1 block length.
+const SHA1_BLOCK_BYTES: usize = 64;
+/// SHA-1 initial chaining value (FIPS 180-4 §5.3.1).
+const SHA1_IV: Sha1State = [
+    0x6745_2301,
+    0xEFCD_AB89,
+    0x98BA_DCFE,
+    0x1032_5476,
+    0xC3D2_E1F0,
+];
 
 impl HmacSha1Key {
     /// Absorb `key` (any length; longer than a block is hashed first).
     pub fn new(key: &[u8]) -> Self {
         use sha1::Digest as _;
-        let mut block = zeroize::Zeroizing::new([0u8; 64]);
-        if key.len() > 64 {
+        let mut block = zeroize::Zeroizing::new([0u8; SHA1_BLOCK_BYTES]);
+        if key.len() > SHA1_BLOCK_BYTES {
             block[..20].copy_from_slice(&Sha1::digest(key));
         } else {
             block[..key.len()].copy_from_slice(key);
         }
-        let mut pad = zeroize::Zeroizing::new([0u8; 64]);
+        let mut pad = zeroize::Zeroizing::new([0u8; SHA1_BLOCK_BYTES]);
         let mut keyed = |x: u8| {
             for (p, k) in pad.iter_mut().zip(block.iter()) {
                 *p = k ^ x;
             }
-            let mut h = Sha1::new();
-            h.update(&pad[..]);
+            let mut h = SHA1_IV;
+            sha1::block_api::compress(&mut h, core::slice::from_ref(&*pad));
             h
         };
         HmacSha1Key {
@@ -161,16 +177,68 @@ impl HmacSha1Key {
 
     /// HMAC-SHA1 over the concatenation of `parts`.
     pub fn mac(&self, parts: &[&[u8]]) -> [u8; 20] {
-        use sha1::Digest as _;
-        let mut inner = self.inner.clone();
-        for p in parts {
-            inner.update(p);
+        let mut inner = zeroize::Zeroizing::new(self.inner);
+        let mut total = SHA1_BLOCK_BYTES as u64;
+        // Partial block carried between parts, then the padding (0x80, zeros, bit length). It
+        // only ever holds message bytes and the inner digest (no key material): not wiped.
+        let mut buf = [[0u8; SHA1_BLOCK_BYTES]; 2];
+        let mut used = 0usize;
+        for part in parts {
+            total += part.len() as u64;
+            let mut rest = *part;
+            if used > 0 {
+                let take = rest.len().min(SHA1_BLOCK_BYTES - used);
+                buf[0][used..used + take].copy_from_slice(&rest[..take]);
+                used += take;
+                rest = &rest[take..];
+                if used < SHA1_BLOCK_BYTES {
+                    continue;
+                }
+                sha1::block_api::compress(&mut inner, &buf[..1]);
+            }
+            let (blocks, tail) = rest.as_chunks::<SHA1_BLOCK_BYTES>();
+            sha1::block_api::compress(&mut inner, blocks);
+            buf[0][..tail.len()].copy_from_slice(tail);
+            used = tail.len();
         }
-        let mut outer = self.outer.clone();
-        outer.update(inner.finalize());
-        outer.finalize().into()
+        let inner_digest = sha1_finish(&mut inner, &mut buf, used, total);
+
+        let mut outer = zeroize::Zeroizing::new(self.outer);
+        buf[0][..20].copy_from_slice(&inner_digest);
+        sha1_finish(&mut outer, &mut buf, 20, SHA1_BLOCK_BYTES as u64 + 20)
     }
 }
+
+/// Pads the `used` message bytes at the start of `buf[0]` (the message being `total_bytes` long
+/// in all), compresses the one or two final blocks and returns the digest.
+fn sha1_finish(
+    state: &mut Sha1State,
+    buf: &mut [[u8; SHA1_BLOCK_BYTES]; 2],
+    used: usize,
+    total_bytes: u64,
+) -> [u8; 20] {
+    let flat = buf.as_flattened_mut();
+    let blocks = if used + 9 > SHA1_BLOCK_BYTES { 2 } else { 1 };
+    let end = blocks * SHA1_BLOCK_BYTES;
+    flat[used] = 0x80;
+    flat[used + 1..end - 8].fill(0);
+    flat[end - 8..end].copy_from_slice(&(total_bytes * 8).to_be_bytes());
+    sha1::block_api::compress(state, &buf[..blocks]);
+    let mut out = [0u8; 20];
+    for (o, w) in out.chunks_exact_mut(4).zip(state.iter()) {
+        o.copy_from_slice(&w.to_be_bytes());
+    }
+    out
+}
+
+impl Drop for HmacSha1Key {
+    fn drop(&mut self) {
+        zeroize::Zeroize::zeroize(&mut self.inner);
+        zeroize::Zeroize::zeroize(&mut self.outer);
+    }
+}
+
+impl zeroize::ZeroizeOnDrop for HmacSha1Key {}
 
 impl core::fmt::Debug for HmacSha1Key {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
@@ -275,12 +343,37 @@ mod tests {
     }
 
     #[test]
+    fn prepared_hmac_sha1_matches_the_generic_hmac_at_every_padding_boundary() {
+        // The hand-padded prepared MAC against RustCrypto's `Hmac<Sha1>` (via `hmac_sha1`) for
+        // message lengths across the one/two final-block boundary (55/56 bytes past a block)
+        // and several block multiples, split into parts at awkward places.
+        let msg: alloc::vec::Vec<u8> = (0..300u32).map(|i| (i * 7 + 3) as u8).collect();
+        for key_len in [0usize, 20, 64, 65] {
+            let key = &msg[100..100 + key_len];
+            let k = HmacSha1Key::new(key);
+            for len in 0..msg.len() {
+                let m = &msg[..len];
+                let want = hmac_sha1(key, &[m]);
+                assert_eq!(k.mac(&[m]), want, "key {key_len} len {len}");
+                let (a, b) = m.split_at(len / 3);
+                let (b, c) = b.split_at(b.len() / 2);
+                assert_eq!(
+                    k.mac(&[a, b, &[], c]),
+                    want,
+                    "key {key_len} len {len} split"
+                );
+            }
+        }
+    }
+
+    #[test]
     fn expanded_keys_zeroize_on_drop() {
         // A compile-time check: the RustCrypto types holding key schedules and HMAC pad states
         // wipe themselves when dropped (the `zeroize` features are enabled).
         fn wipes<T: zeroize::ZeroizeOnDrop>() {}
         wipes::<aes::Aes128>();
         wipes::<Sha1>();
+        wipes::<HmacSha1Key>();
         wipes::<aes_gcm::AesGcm<aes::Aes128, aes_gcm::aead::consts::U16>>();
     }
 

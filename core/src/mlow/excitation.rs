@@ -14,7 +14,7 @@
 //! Only the high-rate (HR, 4 × 80-sample subframes per 20 ms frame) geometry is covered here; the
 //! low-rate pitch sharpening and its gain codebook have no reference vectors yet.
 
-use libm::{expf, floorf, log2f, powf};
+use libm::{expf, floorf, log2f};
 
 /// Samples per subframe at 16 kHz in the high-rate geometry (5 ms).
 pub const SUBFRAME_LEN: usize = 80;
@@ -60,22 +60,49 @@ const HIGH_BOOST_AT_1: f32 = 0.18;
 ///
 /// Out-of-range indices are clamped to the table (the parameter decoder never produces them).
 pub fn fcb_gain(voiced: bool, index: usize) -> f32 {
-    let db = if voiced {
-        index.min(FCB_GAINS_VOICED - 1) as f32 * 3.0 + -100.0
+    let bits = if voiced {
+        FCB_GAIN_VOICED_BITS[index.min(FCB_GAINS_VOICED - 1)]
     } else {
-        index.min(FCB_GAINS_UNVOICED - 1) as f32 + -90.0
+        FCB_GAIN_UNVOICED_BITS[index.min(FCB_GAINS_UNVOICED - 1)]
     };
-    powf(10.0, 0.05 * db)
+    f32::from_bits(bits)
 }
+
+/// IEEE-754 bit patterns of the voiced FCB gains, `libm::powf(10, 0.05 · (3i − 100))` in f32
+/// precomputed (a `powf` per subframe was a visible share of the decode; a test recomputes them).
+const FCB_GAIN_VOICED_BITS: [u32; FCB_GAINS_VOICED] = [
+    0x3727c5ac, 0x376cfc0a, 0x37a75fe7, 0x37ec6c49, 0x3826fa6c, 0x386bdcf1, 0x38a6952e, 0x38eb4de6,
+    0x39263028, 0x396abf33, 0x39a5cb5f, 0x39ea30d6, 0x3a2566d4, 0x3a69a2d8, 0x3aa50284, 0x3ae91528,
+    0x3b249e72, 0x3b6887cd, 0x3ba43aa3, 0x3be7fac9, 0x3c23d70a, 0x3c676e1e, 0x3ca373ae, 0x3ce6e1c4,
+    0x3d231090, 0x3d6655c3, 0x3da2adac, 0x3de5ca15, 0x3e224b06, 0x3e653eba, 0x3ea1e89b, 0x3ee4b3b6,
+    0x3f21866c, 0x3f642906,
+];
+
+/// IEEE-754 bit patterns of the unvoiced FCB gains, `libm::powf(10, 0.05 · (i − 90))` in f32.
+const FCB_GAIN_UNVOICED_BITS: [u32; FCB_GAINS_UNVOICED] = [
+    0x3804a2b3, 0x3814d1c6, 0x3826fa6c, 0x383b5a4c, 0x3852368c, 0x386bdcf1, 0x3884523e, 0x3894778b,
+    0x38a6952e, 0x38bae8a6, 0x38d1b717, 0x38eb4de6, 0x39040204, 0x39141d81, 0x39263028, 0x393a7753,
+    0x395137e9, 0x396abf33, 0x3983b1f5, 0x3993c3b3, 0x39a5cb5f, 0x39ba063e, 0x39d0b907, 0x39ea30d6,
+    0x3a03621c, 0x3a136a16, 0x3a2566d4, 0x3a39956e, 0x3a503a73, 0x3a69a2d8, 0x3a83126f, 0x3a9310b0,
+    0x3aa50284, 0x3ab924e1, 0x3acfbc32, 0x3ae91528, 0x3b02c2f1, 0x3b12b780, 0x3b249e72, 0x3b38b4a0,
+    0x3b4f3e37, 0x3b6887cd, 0x3b8273a5, 0x3b925e86, 0x3ba43aa3, 0x3bb8449c, 0x3bcec088, 0x3be7fac9,
+    0x3c022488, 0x3c1205c7, 0x3c23d70a, 0x3c37d4dc, 0x3c4e432a, 0x3c676e1e, 0x3c81d59d, 0x3c91ad39,
+    0x3ca373ae, 0x3cb76563, 0x3ccdc613, 0x3ce6e1c4, 0x3d0186e2, 0x3d1154e0, 0x3d231090, 0x3d36f62a,
+    0x3d4d4948, 0x3d6655c3, 0x3d813855, 0x3d90fcc0, 0x3da2adac, 0x3db68736, 0x3dcccccd, 0x3de5ca15,
+    0x3e00e9f9, 0x3e10a4d2, 0x3e224b06, 0x3e361887, 0x3e4c509b, 0x3e653eba, 0x3e809bcc, 0x3e904d1c,
+    0x3ea1e89b, 0x3eb5aa19, 0x3ecbd4b4, 0x3ee4b3b6, 0x3f004dce, 0x3f0ff59a, 0x3f21866c, 0x3f353bef,
+    0x3f4b5918, 0x3f642906, 0x3f800000,
+];
 
 /// Writes one subframe's FCB excitation: `exc[i] = pulses[i] · gain` (signed pulse magnitudes; zero
 /// where there is no pulse). Uses `min(pulses.len(), exc.len())` samples and zeroes the rest of `exc`.
 pub fn write_pulses(pulses: &[i8], gain: f32, exc: &mut [f32]) {
-    exc.fill(0.0);
+    let n = pulses.len().min(exc.len());
+    exc[n..].fill(0.0);
     for (e, &p) in exc.iter_mut().zip(pulses) {
-        if p != 0 {
-            *e = f32::from(p) * gain;
-        }
+        // A select rather than a skipped store: pulses are sparse and their branch
+        // unpredictable, and the select vectorises.
+        *e = if p != 0 { f32::from(p) * gain } else { 0.0 };
     }
 }
 
@@ -202,9 +229,11 @@ impl Ltp {
         let int_lag = whole as usize;
         let buf = &mut self.buf;
         if whole == lag {
-            // Integer lag: repeat the history (periodically for lags under one block).
-            for i in 0..LAG_BLOCK_LEN {
-                buf[start + i] = buf[start + i - int_lag];
+            // Integer lag: repeat the history (periodically for lags under one block), in runs
+            // short enough to read only samples that already exist.
+            for run in (0..LAG_BLOCK_LEN).step_by(INDEPENDENT_RUN) {
+                let from = start + run - int_lag;
+                buf.copy_within(from..from + INDEPENDENT_RUN, start + run);
             }
             b0.copy_from_slice(&buf[start..start + LAG_BLOCK_LEN]);
             for (i, b) in b1.iter_mut().enumerate() {
@@ -215,9 +244,11 @@ impl Ltp {
             // Half-sample lag: interpolate between int_lag and int_lag + 1 samples back. The
             // samples just outside the block are interpolated too, for basis 1's end points.
             let before = interpolate_full(&buf[start - 1 - int_lag - INTERP_HALF..]);
-            for i in 0..LAG_BLOCK_LEN {
-                let taps = start + i - int_lag - INTERP_HALF;
-                buf[start + i] = interpolate_paired(&buf[taps..taps + 2 * INTERP_HALF]);
+            for run in (0..LAG_BLOCK_LEN).step_by(INDEPENDENT_RUN) {
+                let taps = start + run - int_lag - INTERP_HALF;
+                let out =
+                    interpolate_paired_run(&buf[taps..taps + INDEPENDENT_RUN + 2 * INTERP_HALF]);
+                buf[start + run..start + run + INDEPENDENT_RUN].copy_from_slice(&out);
             }
             let after = interpolate_full(&buf[start + LAG_BLOCK_LEN - int_lag - INTERP_HALF..]);
             b0.copy_from_slice(&buf[start..start + LAG_BLOCK_LEN]);
@@ -248,12 +279,25 @@ fn interpolate_full(taps: &[f32]) -> f32 {
     acc
 }
 
-/// Half-sample interpolation folding mirrored tap pairs onto the first half of the kernel (the
-/// reference's order for the block interior).
-fn interpolate_paired(taps: &[f32]) -> f32 {
-    let mut acc = 0.0f32;
-    for (i, k) in INTERP_KERNEL[..INTERP_HALF].iter().enumerate() {
-        acc += (taps[i] + taps[2 * INTERP_HALF - 1 - i]) * k;
+/// Outputs of the block interior computed together: each reads the history at least
+/// `32 − 8 + 1` samples back (shortest lag, interpolation half-width), so a run of 20 depends
+/// only on samples written before it. Divides the block.
+const INDEPENDENT_RUN: usize = 20;
+const _: () = assert!(INDEPENDENT_RUN < MIN_LAG as usize - INTERP_HALF + 1);
+const _: () = assert!(LAG_BLOCK_LEN.is_multiple_of(INDEPENDENT_RUN));
+
+/// Half-sample interpolation of [`INDEPENDENT_RUN`] consecutive outputs, output `m` from
+/// `taps[m..m + 16]`, folding mirrored tap pairs onto the first half of the kernel (the
+/// reference's order for the block interior). Tap by tap over all outputs at once, so it
+/// vectorises; each output still adds its terms in the same order.
+fn interpolate_paired_run(taps: &[f32]) -> [f32; INDEPENDENT_RUN] {
+    let mut acc = [0.0f32; INDEPENDENT_RUN];
+    for (i, &k) in INTERP_KERNEL[..INTERP_HALF].iter().enumerate() {
+        let near = &taps[i..i + INDEPENDENT_RUN];
+        let far = &taps[2 * INTERP_HALF - 1 - i..2 * INTERP_HALF - 1 - i + INDEPENDENT_RUN];
+        for ((a, &x), &y) in acc.iter_mut().zip(near).zip(far) {
+            *a += (x + y) * k;
+        }
     }
     acc
 }

@@ -171,20 +171,31 @@ impl NoiseState {
         if len == 0 {
             return;
         }
+        // The high-rate geometry's 80-sample subframe gets its own instance: scratch of the
+        // right size (no zeroing of unused halves) and loops of known length.
+        if len == MAX_SUBFRAME_LEN / 2 {
+            self.generate_in::<{ MAX_SUBFRAME_LEN / 2 }>(input, &mut out[..len], len);
+        } else {
+            self.generate_in::<MAX_SUBFRAME_LEN>(input, &mut out[..len], len);
+        }
+    }
+
+    /// [`NoiseState::generate`] for `len <= N` samples (`len` a non-zero multiple of 4).
+    #[inline(always)]
+    fn generate_in<const N: usize>(&mut self, input: &NoiseInput<'_>, out: &mut [f32], len: usize) {
         let exc = &input.excitation[..len];
-        let out = &mut out[..len];
-        let mut shaped_v = [0.0f32; MAX_SUBFRAME_LEN];
-        let mut noise_uv = [0.0f32; MAX_SUBFRAME_LEN];
+        let mut shaped_v = [0.0f32; N];
+        let mut noise_uv = [0.0f32; N];
         let shaped_v = &mut shaped_v[..len];
         let noise_uv = &mut noise_uv[..len];
 
         let energy_ratio = if input.voiced {
-            self.voiced_noise(exc, shaped_v, noise_uv);
+            self.voiced_noise::<N>(exc, shaped_v, noise_uv);
             1.0
         } else {
             self.corr_smooth = [0.0; 3];
             self.shape_filter = [0.0; 2];
-            self.unvoiced_noise(input, exc, noise_uv)
+            self.unvoiced_noise::<N>(input, exc, noise_uv)
         };
 
         if self.prev_voiced || input.voiced {
@@ -203,16 +214,41 @@ impl NoiseState {
 
     /// Voiced branch: spectrally shaped noise into `shaped`, and the fade-out of the unvoiced noise
     /// into `fade` on the first voiced subframe.
-    fn voiced_noise(&mut self, exc: &[f32], shaped: &mut [f32], fade: &mut [f32]) {
+    fn voiced_noise<const N: usize>(&mut self, exc: &[f32], shaped: &mut [f32], fade: &mut [f32]) {
         let len = exc.len();
-        let mut corr = [0.0f32; 3];
-        for (lag, c) in corr.iter_mut().enumerate() {
-            let mut acc = 0.0f32;
-            for k in 0..len - lag {
-                acc += exc[k] * exc[k + lag];
-            }
-            *c = acc;
+        // White noise under the excitation's envelope first, so that its energy and the
+        // excitation's three autocorrelation lags can be summed in one pass below.
+        let mut white = [0.0f32; N];
+        let white = &mut white[..len];
+        self.white_noise(white);
+        if !self.prev_voiced {
+            self.env_smooth = self.env_last;
         }
+        let mut env = [0.0f32; N];
+        let env = &mut env[..len];
+        envelope::<false>(exc, ENV_SMOOTH_VOICED, &mut self.env_smooth, env);
+
+        // Four independent chains in one loop, each still adding its terms in index order (one
+        // after the other they cost the sum of their latencies).
+        let [mut c0, mut c1, mut c2, mut noise_energy] = [0.0f32; 4];
+        let mut noise = white.iter_mut().zip(env.iter());
+        for (((&x, &x1), &x2), (w, &e)) in exc.iter().zip(&exc[1..]).zip(&exc[2..]).zip(&mut noise)
+        {
+            c0 += x * x;
+            c1 += x * x1;
+            c2 += x * x2;
+            *w *= e;
+            noise_energy += *w * *w;
+        }
+        for (w, &e) in noise {
+            *w *= e;
+            noise_energy += *w * *w;
+        }
+        let [.., a, b] = exc else { return };
+        c0 += a * a;
+        c1 += a * b;
+        c0 += b * b;
+        let mut corr = [c0, c1, c2];
         corr[0] += 1e-12;
         let smooth = if len == MAX_SUBFRAME_LEN { 0.4 } else { 0.16 };
         for (s, c) in self.corr_smooth.iter_mut().zip(&corr) {
@@ -224,19 +260,7 @@ impl NoiseState {
         target[2] *= 2.0;
         let target = invert_spectrum(target);
 
-        let mut white = [0.0f32; MAX_SUBFRAME_LEN];
-        let white = &mut white[..len];
-        self.white_noise(white);
-        if !self.prev_voiced {
-            self.env_smooth = self.env_last;
-        }
-        let mut env = [0.0f32; MAX_SUBFRAME_LEN];
-        let env = &mut env[..len];
-        envelope(exc, ENV_SMOOTH_VOICED, &mut self.env_smooth, env);
-        for (w, e) in white.iter_mut().zip(env.iter()) {
-            *w *= e;
-        }
-        let inv = 1.0 / (energy(white) + 1e-12);
+        let inv = 1.0 / (noise_energy + 1e-12);
         let ma = spectral_factor(target.map(|t| t * inv));
         ma2(white, ma, &mut self.shape_filter, shaped);
 
@@ -254,23 +278,28 @@ impl NoiseState {
 
     /// Unvoiced branch: enveloped noise into `noise`; returns the excitation-to-target energy ratio
     /// (0 without pulses).
-    fn unvoiced_noise(&mut self, input: &NoiseInput<'_>, exc: &[f32], noise: &mut [f32]) -> f32 {
+    fn unvoiced_noise<const N: usize>(
+        &mut self,
+        input: &NoiseInput<'_>,
+        exc: &[f32],
+        noise: &mut [f32],
+    ) -> f32 {
         let len = exc.len();
         let nrgres = input.residual_energy;
-        let mut env = [0.0f32; MAX_SUBFRAME_LEN];
+        let mut env = [0.0f32; N];
         let env = &mut env[..len];
-        let (ratio, target) = if input.pulses > 0 {
-            let ratio = energy(exc) / (nrgres + 1e-20);
+        let (ratio, target, sums) = if input.pulses > 0 {
+            let sums = envelope::<true>(exc, ENV_SMOOTH_UNVOICED, &mut self.env_smooth, env);
+            let ratio = sums.input_energy / (nrgres + 1e-20);
             let hardness = 10.0 + 20.0 * input.normalized_bitrate;
             // Soft floor: the noise fills the part of the target the pulses leave.
             let target = nrgres * logf(expf(hardness * (1.0 - ratio)) + 1.0) / hardness;
-            envelope(exc, ENV_SMOOTH_UNVOICED, &mut self.env_smooth, env);
-            (ratio, target)
+            (ratio, target, sums)
         } else {
             decaying_envelope(ENV_SMOOTH_UNVOICED, &mut self.env_smooth, env);
-            (0.0, nrgres)
+            (0.0, nrgres, EnvelopeSums::of(env))
         };
-        let (offset, slope) = envelope_gain(env, target, self.env_last);
+        let (offset, slope) = envelope_gain(env, &sums, target, self.env_last);
 
         self.white_noise(noise);
         if input.pulses > 0 {
@@ -415,10 +444,10 @@ fn spectral_factor(c: [f32; 3]) -> [f32; 3] {
 /// Solves the affine gain `offset + slope · env[i]` whose mean energy is `target / len` and which
 /// starts at `prev` (the previous subframe's final gain) when possible; otherwise the better of the
 /// pure offset or pure slope solutions.
-fn envelope_gain(env: &[f32], target: f32, prev: f32) -> (f32, f32) {
+fn envelope_gain(env: &[f32], sums: &EnvelopeSums, target: f32, prev: f32) -> (f32, f32) {
     let inv_len = 1.0 / env.len() as f32;
     let target = target * inv_len + 1e-30;
-    let env_energy = energy(env) * inv_len;
+    let env_energy = sums.energy * inv_len;
     let offset = sqrtf(target);
     let slope = sqrtf(target / env_energy);
     let slope_start = slope * env[0];
@@ -436,11 +465,7 @@ fn envelope_gain(env: &[f32], target: f32, prev: f32) -> (f32, f32) {
         }
     } else {
         // offset = prev − env[0]·slope; mean((offset + slope·env)²) = target is quadratic in slope.
-        let mut env_sum = 0.0f32;
-        for &e in env {
-            env_sum += e;
-        }
-        let env_mean = env_sum * inv_len;
+        let env_mean = sums.sum * inv_len;
         let a = env_energy + env[0] * env[0] - 2.0 * env_mean * env[0];
         let b = 2.0 * prev * (env_mean - env[0]);
         let c = prev * prev - target;
@@ -462,16 +487,46 @@ fn envelope_gain(env: &[f32], target: f32, prev: f32) -> (f32, f32) {
     }
 }
 
+/// Sums over an envelope (and, from [`envelope`], over its input), each added in index order.
+#[derive(Clone, Copy, Debug, Default)]
+struct EnvelopeSums {
+    /// Σ x², the input's energy (only filled by [`envelope`] with `SUMS`).
+    input_energy: f32,
+    /// Σ env².
+    energy: f32,
+    /// Σ env.
+    sum: f32,
+}
+
+impl EnvelopeSums {
+    /// The envelope's energy and sum (two chains in one pass).
+    fn of(env: &[f32]) -> Self {
+        let mut sums = Self::default();
+        for &e in env {
+            sums.energy += e * e;
+            sums.sum += e;
+        }
+        sums
+    }
+}
+
 /// Envelope of `x`: one-pole smoothing of the squared signal over sample pairs (`coef` applies per
 /// sample of the magnitude), evaluated in blocks of four like the reference; `state` carries the
-/// last envelope value.
-fn envelope(x: &[f32], coef: f32, state: &mut f32, env: &mut [f32]) {
+/// last envelope value. With `SUMS` the same pass also sums the input's energy and the envelope's
+/// energy and sum (independent chains that overlap with the smoother's instead of following it).
+fn envelope<const SUMS: bool>(
+    x: &[f32],
+    coef: f32,
+    state: &mut f32,
+    env: &mut [f32],
+) -> EnvelopeSums {
     let c = coef * coef;
     let mut s = *state + 1e-8;
     s *= s;
     let gain = 1.0 - c;
     let c2 = c * c;
     let gain_c = gain * c;
+    let mut sums = EnvelopeSums::default();
     for (xs, es) in x.chunks_exact(4).zip(env.chunks_exact_mut(4)) {
         let p0 = xs[0] * xs[0] + xs[1] * xs[1];
         let p1 = xs[2] * xs[2] + xs[3] * xs[3];
@@ -482,8 +537,16 @@ fn envelope(x: &[f32], coef: f32, state: &mut f32, env: &mut [f32]) {
         es[2] = sqrtf(y1);
         es[3] = es[2];
         s = y1;
+        if SUMS {
+            for (&v, &e) in xs.iter().zip(es.iter()) {
+                sums.input_energy += v * v;
+                sums.energy += e * e;
+                sums.sum += e;
+            }
+        }
     }
     *state = env[env.len() - 1];
+    sums
 }
 
 /// Envelope without excitation: the previous value decaying by `coef` per sample pair.
@@ -505,24 +568,19 @@ fn decaying_envelope(coef: f32, state: &mut f32, env: &mut [f32]) {
     *state = env[len - 1];
 }
 
-/// Sum of squares.
-fn energy(x: &[f32]) -> f32 {
-    let mut acc = 0.0f32;
-    for &v in x {
-        acc += v * v;
-    }
-    acc
-}
-
 /// Three-tap FIR `y[n] = c0·x[n] + c1·x[n−1] + c2·x[n−2]`; `state` holds `[x[−1], x[−2]]`.
+/// Filters `min(x.len(), y.len(), 160)` samples.
 fn ma2(x: &[f32], c: [f32; 3], state: &mut [f32; 2], y: &mut [f32]) {
-    let [mut x1, mut x2] = *state;
-    for (o, &v) in y.iter_mut().zip(x) {
-        *o = c[0] * v + c[1] * x1 + c[2] * x2;
-        x2 = x1;
-        x1 = v;
+    let n = x.len().min(y.len()).min(MAX_SUBFRAME_LEN);
+    // The input behind its two-sample history, so that each output reads three plain slices
+    // (no loop-carried registers: the loop vectorises).
+    let mut ext = [0.0f32; MAX_SUBFRAME_LEN + 2];
+    ext[..2].copy_from_slice(&[state[1], state[0]]);
+    ext[2..n + 2].copy_from_slice(&x[..n]);
+    for (((o, &v), &v1), &v2) in y[..n].iter_mut().zip(&ext[2..]).zip(&ext[1..]).zip(&ext) {
+        *o = c[0] * v + c[1] * v1 + c[2] * v2;
     }
-    *state = [x1, x2];
+    *state = [ext[n + 1], ext[n]];
 }
 
 #[cfg(feature = "kat")]

@@ -42,25 +42,64 @@ impl LpcSynth {
     /// out.len())`. `a` is monic (`a[0]` = 1 is not read), as produced by NLSF → LPC conversion.
     pub fn filter(&mut self, a: &[f32; LPC_ORDER + 1], exc: &[f32], out: &mut [f32]) {
         let len = exc.len().min(out.len());
+        // taps[k] weighs y[n − 16 + k]: oldest tap first, the reference's accumulation order.
+        let taps: [f32; LPC_ORDER] = core::array::from_fn(|k| a[LPC_ORDER - k]);
+        // Outputs go to a contiguous buffer behind the history (buf[n + 16] is y[n]). Each
+        // output's sum keeps its order but is split in two: the far part (x minus the twelve
+        // oldest terms) is computed `AHEAD` samples early, and the sample's own step adds only
+        // the newest terms, kept in registers. The recursion then waits on a short chain, and
+        // the long serial far chains of later samples run beside it instead of having to be
+        // found far ahead in the instruction stream by the processor.
+        let mut buf = [0.0f32; LPC_ORDER + CHUNK];
         for (x, y) in exc[..len].chunks(CHUNK).zip(out[..len].chunks_mut(CHUNK)) {
-            // History and new samples contiguous: buf[n + 16] is y[n].
-            let mut buf = [0.0f32; LPC_ORDER + CHUNK];
             buf[..LPC_ORDER].copy_from_slice(&self.mem);
-            for (n, &xn) in x.iter().enumerate() {
-                let past = &buf[n..n + LPC_ORDER];
-                // Oldest tap first, the reference's accumulation order.
-                let mut acc = xn;
-                for (yk, ak) in past.iter().zip(a[1..].iter().rev()) {
-                    acc -= ak * yk;
+            // recent[k] is y[n − AHEAD + k].
+            let mut recent: [f32; AHEAD] = core::array::from_fn(|k| self.mem[FAR + k]);
+            // The far parts of the first samples come from the history alone.
+            let mut far = [0.0f32; AHEAD];
+            for (m, f) in far.iter_mut().enumerate().take(x.len()) {
+                *f = x[m];
+                for (t, yk) in taps[..FAR].iter().zip(&buf[m..m + FAR]) {
+                    *f -= t * yk;
+                }
+            }
+            for (n, yn) in y.iter_mut().enumerate() {
+                // The far part of sample n + AHEAD: its oldest terms from the buffer, the
+                // newest (y[n − AHEAD] … y[n − 1]) from the registers.
+                let ahead = match x.get(n + AHEAD) {
+                    Some(&xa) => {
+                        let mut f = xa;
+                        let from_buf = &buf[n + AHEAD..n + FAR];
+                        for (t, yk) in taps[..FAR - AHEAD].iter().zip(from_buf) {
+                            f -= t * yk;
+                        }
+                        for (t, yk) in taps[FAR - AHEAD..FAR].iter().zip(&recent) {
+                            f -= t * yk;
+                        }
+                        f
+                    }
+                    None => 0.0,
+                };
+                let mut acc = far[0];
+                for (t, yk) in taps[FAR..].iter().zip(&recent) {
+                    acc -= t * yk;
                 }
                 buf[n + LPC_ORDER] = acc;
+                *yn = acc;
+                recent = core::array::from_fn(|k| if k + 1 < AHEAD { recent[k + 1] } else { acc });
+                far = core::array::from_fn(|k| if k + 1 < AHEAD { far[k + 1] } else { ahead });
             }
             let n = x.len();
-            y.copy_from_slice(&buf[LPC_ORDER..LPC_ORDER + n]);
             self.mem.copy_from_slice(&buf[n..n + LPC_ORDER]);
         }
     }
 }
+
+/// How many samples ahead the synthesis computes an output's far part (also the number of
+/// newest terms each sample adds itself).
+const AHEAD: usize = 4;
+/// Terms in the far part of an output's sum (the oldest; the newest `AHEAD` are added last).
+const FAR: usize = LPC_ORDER - AHEAD;
 
 /// Samples filtered per pass through the contiguous work buffer.
 const CHUNK: usize = 160;
@@ -211,9 +250,28 @@ pub fn packet_bitrate(frame_bitrates: &[f32]) -> f32 {
 /// truncate toward zero, saturating at the i16 range (NaN becomes 0). Converts
 /// `min(samples.len(), pcm.len())` samples.
 pub fn to_pcm16(samples: &[f32], pcm: &mut [i16]) {
+    // `(x · 32767) as i16` spelled so that it vectorises (a saturating float-to-int cast is
+    // converted one lane at a time): clamp in f32 (NaN to 0), round to an integer with the
+    // 1.5·2^23 trick (exact below 2^22: the sum's unit in the last place is 1, and its bit
+    // pattern minus the constant's is the rounded value), then step back toward zero where
+    // rounding went away from it.
+    const ROUND: f32 = 12_582_912.0;
     for (p, &x) in pcm.iter_mut().zip(samples) {
-        // `as` truncates toward zero and saturates.
-        *p = (x * 32767.0) as i16;
+        let v = x * 32767.0;
+        let v = if v.is_nan() {
+            0.0
+        } else {
+            v.clamp(-32768.0, 32767.0)
+        };
+        let sum = v + ROUND;
+        let rounded = sum.to_bits() as i32 - ROUND.to_bits() as i32;
+        let back = sum - ROUND;
+        let fix = if v >= 0.0 {
+            -i32::from(back > v)
+        } else {
+            i32::from(back < v)
+        };
+        *p = (rounded + fix) as i16;
     }
 }
 

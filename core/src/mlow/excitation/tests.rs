@@ -108,6 +108,22 @@ fn normalized_bitrate_matches_reference() {
 }
 
 /// The gain tables follow their dB grids (independent f64 evaluation) and clamp out-of-range indices.
+/// The precomputed gains are the formula's `powf` results bit for bit (the reference computes
+/// them with `powf`; the tables only save the time).
+#[test]
+fn fcb_gain_tables_hold_the_formula_bit_exactly() {
+    for i in 0..FCB_GAINS_VOICED {
+        let db = i as f32 * 3.0 + -100.0;
+        let want = libm::powf(10.0, 0.05 * db);
+        assert_eq!(fcb_gain(true, i).to_bits(), want.to_bits(), "voiced {i}");
+    }
+    for i in 0..FCB_GAINS_UNVOICED {
+        let db = i as f32 + -90.0;
+        let want = libm::powf(10.0, 0.05 * db);
+        assert_eq!(fcb_gain(false, i).to_bits(), want.to_bits(), "unvoiced {i}");
+    }
+}
+
 #[test]
 fn fcb_gain_tables() {
     for i in 0..FCB_GAINS_VOICED {

@@ -129,26 +129,32 @@ impl HarmonicPostfilter {
     ) {
         let s = &self.signal;
         let mut harm = [0.0f32; BLOCK];
-        let mut xy = 0.0f32;
+        // Correlation and both energies in one pass (three independent chains, each in index
+        // order); the energies only matter when the correlation is positive.
+        let (mut xy, mut xx, mut hh) = (0.0f32, 0.0f32, 0.0f32);
         if lag > 0 {
             let lag = lag as usize;
             // Look-ahead past the end of the packet falls back to the current sample.
             let reach = ahead.saturating_sub(lag).min(BLOCK);
-            for (i, h) in harm.iter_mut().enumerate() {
-                let forward = if i < reach {
-                    s[at + i + lag]
-                } else {
-                    s[at + i]
-                };
-                *h = s[at + i - lag] + forward;
+            let back = &s[at - lag..at - lag + BLOCK];
+            let (near, far) = harm.split_at_mut(reach);
+            let ahead_signal = &s[(at + lag).min(s.len())..];
+            for ((h, &b), &f) in near.iter_mut().zip(back).zip(ahead_signal) {
+                *h = b + f;
             }
-            xy = dot(&s[at..at + BLOCK], &harm);
+            for ((h, &b), &f) in far.iter_mut().zip(&back[reach..]).zip(&s[at + reach..]) {
+                *h = b + f;
+            }
+            for (&xv, &h) in s[at..at + BLOCK].iter().zip(&harm) {
+                xy += xv * h;
+                xx += xv * xv;
+                hh += h * h;
+            }
         }
         let d = 2 * FB_DELAY + d;
         if lag > 0 && xy > 0.0 {
             let x = &s[at..at + BLOCK];
-            let xx = dot(x, x);
-            let yy = 0.25 * dot(&harm, &harm);
+            let yy = 0.25 * hh;
             let high_lag = 1.0 - REDUCTION * ((lag - MIN_LAG) as f32 / (MAX_LAG - MIN_LAG) as f32);
             let strength = 0.5 * xy / yy.max(xx) * high_lag * STRENGTH;
             for ((h, dv), &xv) in harm.iter_mut().zip(&mut diff[d..d + BLOCK]).zip(x) {
@@ -158,20 +164,15 @@ impl HarmonicPostfilter {
             let unscaled = self.kernel_for(lag);
             self.kernel = unscaled.map(|c| c * feedback);
             let s = &self.signal;
-            for (i, o) in out.iter_mut().enumerate() {
-                *o = fir17(&self.kernel, diff, d + i) + s[at - FB_DELAY + i];
-            }
+            fir17(&self.kernel, diff, d, &s[at - FB_DELAY..], out);
             self.prev_filtered = true;
         } else {
             diff[d..d + BLOCK].fill(0.0);
+            out.copy_from_slice(&s[at - FB_DELAY..at - FB_DELAY + BLOCK]);
             // After a filtered block the kernel's tail (its zero-input response) rings on.
-            for (i, o) in out.iter_mut().enumerate() {
-                let base = s[at - FB_DELAY + i];
-                *o = if self.prev_filtered && i < 2 * FB_DELAY {
-                    fir17(&self.kernel, diff, d + i) + base
-                } else {
-                    base
-                };
+            if self.prev_filtered {
+                let head = &mut out[..2 * FB_DELAY];
+                fir17(&self.kernel, diff, d, &s[at - FB_DELAY..], head);
             }
             self.prev_filtered = false;
         }
@@ -228,20 +229,25 @@ fn lowpass_kernel(lag: i32) -> [f32; TAPS] {
     kernel.map(|c| c * scale)
 }
 
-/// Symmetric 17-tap FIR centred 8 samples before `x[n]` (reads `x[n − 16 ..= n]`).
-fn fir17(kernel: &[f32; TAPS], x: &[f32], n: usize) -> f32 {
-    let mut acc = x[n - FB_DELAY] * kernel[FB_DELAY];
-    for i in 0..FB_DELAY {
-        acc += kernel[i] * (x[n - i] + x[n - 2 * FB_DELAY + i]);
+/// Symmetric 17-tap FIR centred 8 samples before `x[n]` (reading `x[n − 16 ..= n]`) plus
+/// `base[i]`, for the `out.len()` outputs `n = d, d + 1, …`: `out[i] = fir(x, d + i) + base[i]`.
+///
+/// Computed tap by tap over all outputs at once (the outputs are independent, so this vectorises)
+/// while each output still sums its terms in the reference's order: centre tap first, then the
+/// mirrored pairs from the outermost in.
+fn fir17(kernel: &[f32; TAPS], x: &[f32], d: usize, base: &[f32], out: &mut [f32]) {
+    let mut acc = [0.0f32; BLOCK];
+    let acc = &mut acc[..out.len()];
+    let x = &x[d - 2 * FB_DELAY..d + acc.len()];
+    for (a, &v) in acc.iter_mut().zip(&x[FB_DELAY..]) {
+        *a = v * kernel[FB_DELAY];
     }
-    acc
-}
-
-/// Dot product in sample order.
-fn dot(a: &[f32], b: &[f32]) -> f32 {
-    let mut acc = 0.0f32;
-    for (x, y) in a.iter().zip(b) {
-        acc += x * y;
+    for (i, &k) in kernel[..FB_DELAY].iter().enumerate() {
+        for ((a, &new), &old) in acc.iter_mut().zip(&x[2 * FB_DELAY - i..]).zip(&x[i..]) {
+            *a += k * (new + old);
+        }
     }
-    acc
+    for ((o, a), &b) in out.iter_mut().zip(acc.iter()).zip(base) {
+        *o = a + b;
+    }
 }

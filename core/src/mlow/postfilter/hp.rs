@@ -92,27 +92,19 @@ impl HpPostfilter {
 
     /// Filters one internal frame in place with comb lag `lag` (see [`Self::frame_lag`]).
     pub fn process(&mut self, lag: f32, frame: &mut [f32; FRAME_LEN]) {
-        self.deemph = deemphasis(self.deemph, frame);
-
-        let mut old_out = [0.0f32; FRAME_LEN];
-        let mut crossfade = false;
-        if self.lag_old < 0.0 {
-            self.redesign(lag);
-        } else if lag > LAG_JUMP * self.lag_old || LAG_JUMP * lag < self.lag_old {
+        let jump =
+            self.lag_old >= 0.0 && (lag > LAG_JUMP * self.lag_old || LAG_JUMP * lag < self.lag_old);
+        if jump {
+            self.deemph = deemphasis(self.deemph, frame);
             // Finish the frame with the old filter, then warm the new one up on the previous frame.
-            crossfade = true;
-            old_out = *frame;
+            let mut old_out = *frame;
             comb_filter(self.ma, self.ar, &mut self.comb, &mut old_out);
             self.redesign(lag);
             let mut warm = self.x_old;
             comb_filter(self.ma, self.ar, &mut self.comb, &mut warm);
-        } else if lag != self.lag_old {
-            self.redesign(lag);
-        }
-        self.x_old = *frame;
-        comb_filter(self.ma, self.ar, &mut self.comb, frame);
+            self.x_old = *frame;
+            comb_filter(self.ma, self.ar, &mut self.comb, frame);
 
-        if crossfade {
             // Old filter fades out as cos²: the angle steps by π / (2·(N + 1)), accumulated.
             let step = core::f32::consts::PI / (2.0 * (FRAME_LEN as f32 + 1.0));
             let mut angle = step;
@@ -121,15 +113,44 @@ impl HpPostfilter {
                 *y += (old - *y) * (c * c);
                 angle += step;
             }
+        } else {
+            if self.lag_old < 0.0 || lag != self.lag_old {
+                self.redesign(lag);
+            }
+            self.deemphasis_and_comb(frame);
         }
 
-        let mut prev = self.preemph;
-        for y in frame.iter_mut() {
-            let x = *y;
+        // Pre-emphasis from a copy of the input (each output reads two plain slices; vectorises).
+        let input = *frame;
+        frame[0] = input[0] + -EMPHASIS * self.preemph;
+        for ((y, &x), &prev) in frame[1..].iter_mut().zip(&input[1..]).zip(&input) {
             *y = x + -EMPHASIS * prev;
-            prev = x;
         }
-        self.preemph = prev;
+        self.preemph = input[FRAME_LEN - 1];
+    }
+
+    /// De-emphasis and the comb biquad in one pass (same operations in the same order as
+    /// [`deemphasis`] then [`comb_filter`], with the de-emphasised frame kept as `x_old`): the
+    /// two recursions are independent chains, so they overlap instead of running one after the
+    /// other.
+    fn deemphasis_and_comb(&mut self, frame: &mut [f32; FRAME_LEN]) {
+        let [b0, b1, b2] = self.ma;
+        let (a1, a2) = (-self.ar[1], -self.ar[2]);
+        let [mut x1, mut x2, mut y1, mut y2] = self.comb;
+        let mut d = self.deemph;
+        for (v, old) in frame.iter_mut().zip(&mut self.x_old) {
+            d = *v + d * EMPHASIS;
+            *old = d;
+            let m = b0 * d + b1 * x1 + b2 * x2;
+            x2 = x1;
+            x1 = d;
+            let y = m + a1 * y1 + a2 * y2;
+            y2 = y1;
+            y1 = y;
+            *v = y;
+        }
+        self.deemph = d;
+        self.comb = [x1, x2, y1, y2];
     }
 
     /// New comb coefficients for `lag` (the pitch curve at `f = 1/lag`, else the 50 Hz default).
@@ -178,16 +199,18 @@ fn deemphasis(mut y: f32, x: &mut [f32]) -> f32 {
 
 /// The comb biquad in place: three-tap FIR, then the two-pole recursion; `state` is
 /// `[x[−1], x[−2], y[−1], y[−2]]`.
-fn comb_filter(ma: [f32; 3], ar: [f32; 3], state: &mut [f32; 4], x: &mut [f32]) {
-    let [mut x1, mut x2, y1, y2] = *state;
-    for v in x.iter_mut() {
-        let input = *v;
+fn comb_filter(ma: [f32; 3], ar: [f32; 3], state: &mut [f32; 4], x: &mut [f32; FRAME_LEN]) {
+    let [x1, x2, y1, y2] = *state;
+    // The input behind its two-sample history, so that each output reads three plain slices
+    // (no loop-carried registers: the FIR vectorises).
+    let mut ext = [0.0f32; FRAME_LEN + 2];
+    ext[..2].copy_from_slice(&[x2, x1]);
+    ext[2..].copy_from_slice(x);
+    for (((v, &input), &x1), &x2) in x.iter_mut().zip(&ext[2..]).zip(&ext[1..]).zip(&ext) {
         *v = ma[0] * input + ma[1] * x1 + ma[2] * x2;
-        x2 = x1;
-        x1 = input;
     }
     let [y1, y2] = two_pole(-ar[1], -ar[2], [y1, y2], x);
-    *state = [x1, x2, y1, y2];
+    *state = [ext[FRAME_LEN + 1], ext[FRAME_LEN], y1, y2];
 }
 
 /// `y[n] = x[n] + a1·y[n−1] + a2·y[n−2]` in place with memory `[y[−1], y[−2]]`; returns the new

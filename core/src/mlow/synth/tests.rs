@@ -243,3 +243,45 @@ fn low_band_chains_the_stages() {
         assert!(out.iter().any(|v| *v != 0.0));
     }
 }
+
+/// The vectorisable PCM conversion equals the plain saturating cast `(x · 32767) as i16` around
+/// every output step (exact integers, quarter and half steps, one ulp either side), at and past
+/// both ends of the range, and for ±0, infinities and NaN.
+#[test]
+fn pcm_conversion_is_the_saturating_truncating_cast() {
+    let mut xs = std::vec::Vec::new();
+    for i in -32_800i32..=32_800 {
+        for f in [0.0f32, 0.25, 0.5, 0.75, -0.25, -0.5, -0.75] {
+            let v = i as f32 + f;
+            for v in [
+                v,
+                f32::from_bits(v.to_bits().wrapping_add(1)),
+                f32::from_bits(v.to_bits().wrapping_sub(1)),
+            ] {
+                xs.push(v / 32767.0);
+                xs.push(f32::from_bits((v / 32767.0).to_bits().wrapping_add(1)));
+            }
+        }
+    }
+    xs.extend([
+        0.0,
+        -0.0,
+        1.0,
+        -1.0,
+        2.0,
+        -2.0,
+        1e30,
+        -1e30,
+        f32::INFINITY,
+        f32::NEG_INFINITY,
+        f32::NAN,
+        -f32::NAN,
+        f32::MIN_POSITIVE,
+        -f32::MIN_POSITIVE,
+    ]);
+    let mut pcm = std::vec![0i16; xs.len()];
+    to_pcm16(&xs, &mut pcm);
+    for (&x, &p) in xs.iter().zip(&pcm) {
+        assert_eq!(p, (x * 32767.0) as i16, "x = {x:e} ({:#x})", x.to_bits());
+    }
+}
