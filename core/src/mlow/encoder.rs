@@ -27,13 +27,14 @@
 //! filters, the concealment's memory of the last speech level), so speech after silence starts
 //! from exactly the decoder's state.
 //!
-//! Nothing allocates; the state is one fixed-size struct ([`Encoder::STATE_BYTES`], 52 088 bytes:
-//! analysis front end 10.5 KB, its per-packet results 6 KB, decoder mirror 2.6 KB with the
-//! comfort noise, search scratch 26 KB, 20 ms packet queue 3.2 KB). Cost on `synth_mic.raw`: about 5.3 M instructions per 60 ms
-//! packet (callgrind, `examples/mlow_encoder_profile.rs`), of which the analysis front end is 2.9 M.
+//! Nothing allocates; the state is one fixed-size struct ([`Encoder::STATE_BYTES`], 80 840 bytes:
+//! analysis front end 39.2 KB with the pitch search's working memory, its per-packet results 6 KB,
+//! decoder mirror 2.6 KB with the comfort noise, search scratch 26 KB, 20 ms packet queue 3.2 KB).
+//! Cost on `synth_mic.raw`: about 3.5 M instructions per 60 ms packet (callgrind,
+//! `examples/mlow_encoder_profile.rs`), of which the analysis front end is 1.4 M.
 //!
 //! Quality (PESQ-WB of our decoder's output against the input, 60 ms packets, DTX off,
-//! `tests/mlow_encoder.rs`): 2.7–3.6 on the speech fixtures at a 19 kbit/s target, 2.0–2.9 at
+//! `tests/mlow_encoder.rs`): 2.9–3.7 on the speech fixtures at a 19 kbit/s target, 2.1–2.9 at
 //! 9 kbit/s.
 //!
 //! The media engine uses it through [`crate::media::codec::AudioEncoder`] (implemented here):
