@@ -2,8 +2,8 @@
 //! checked through its JSON report. No sound card is needed (no `--play`).
 //!
 //! Thresholds (2.5 s of the shipped samples, seed 7), measured: with MLow (the default, 60 ms,
-//! DTX, RED) a clean call scores PESQ-WB 2.66 caller→callee and 2.27 callee→caller, with 10 %
-//! relay loss 2.66 / 2.09–2.14; the interim wideband codec scores 2.05 both ways clean. The bounds
+//! DTX, RED) a clean call scores PESQ-WB 3.05 caller→callee and 2.35 callee→caller, with 10 %
+//! relay loss 2.08 / 2.24; the interim wideband codec scores 2.05 both ways clean. The bounds
 //! leave room for scheduling noise on a loaded machine, not for a broken path: silence or
 //! misaligned audio scores near 1.0.
 
