@@ -17,14 +17,7 @@ use wacall_core::mlow::analysis::pitch::PitchTables;
 use wacall_core::mlow::analysis::vad::Vad;
 
 fn packets() -> Option<Vec<[i16; PACKET_LEN]>> {
-    let path = wacall_testkit::shared_file("mlow_analysis bench", "mlow/synth_mic.raw")?;
-    let bytes = std::fs::read(path).expect("readable synth_mic.raw");
-    Some(
-        bytes
-            .chunks_exact(2 * PACKET_LEN)
-            .map(|c| std::array::from_fn(|i| i16::from_le_bytes([c[2 * i], c[2 * i + 1]])))
-            .collect(),
-    )
+    wacall_testkit::shared_pcm_blocks("mlow_analysis bench", "mlow/synth_mic.raw")
 }
 
 fn bench(c: &mut Criterion) {

@@ -16,18 +16,16 @@ fn main() {
     let n: usize = std::env::args()
         .nth(1)
         .map_or(110, |a| a.parse().expect("packet count"));
-    let path = wacall_testkit::shared_file("mlow_analysis_profile", "mlow/synth_mic.raw")
-        .expect("synth_mic.raw");
-    let bytes = std::fs::read(path).expect("readable synth_mic.raw");
+    let packets: Vec<[i16; PACKET_LEN]> =
+        wacall_testkit::shared_pcm_blocks("mlow_analysis_profile", "mlow/synth_mic.raw")
+            .expect("synth_mic.raw");
     let tables = PitchTables::builtin();
     let mut analyser = Analyser::new();
     let mut out = Box::<PacketAnalysis>::default();
     let mut voiced = 0;
-    for c in bytes.chunks_exact(2 * PACKET_LEN).take(n) {
-        let pcm: [i16; PACKET_LEN] =
-            std::array::from_fn(|i| i16::from_le_bytes([c[2 * i], c[2 * i + 1]]));
+    for pcm in packets.iter().take(n) {
         analyser
-            .analyse_packet(&tables, &pcm, &mut out)
+            .analyse_packet(&tables, pcm, &mut out)
             .expect("consistent tables");
         voiced += out.frames.iter().filter(|f| f.voiced).count();
     }

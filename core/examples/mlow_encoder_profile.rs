@@ -15,21 +15,17 @@ fn main() {
     let n: usize = std::env::args()
         .nth(1)
         .map_or(110, |a| a.parse().expect("packet count"));
-    let path = wacall_testkit::shared_file("mlow_encoder_profile", "mlow/synth_mic.raw")
-        .expect("synth_mic.raw");
-    let bytes = std::fs::read(path).expect("readable synth_mic.raw");
+    let packets: Vec<[i16; PACKET_LEN]> =
+        wacall_testkit::shared_pcm_blocks("mlow_encoder_profile", "mlow/synth_mic.raw")
+            .expect("synth_mic.raw");
     let mut encoder = Box::new(Encoder::new(Config {
         dtx: false,
         ..Config::default()
     }));
     let mut buf = [0u8; MAX_PACKET_BYTES];
     let mut total = 0;
-    for chunk in bytes.chunks_exact(2 * PACKET_LEN).take(n) {
-        let pcm: Vec<i16> = chunk
-            .chunks_exact(2)
-            .map(|b| i16::from_le_bytes([b[0], b[1]]))
-            .collect();
-        total += encoder.encode(&pcm, &mut buf).expect("encode");
+    for pcm in packets.iter().take(n) {
+        total += encoder.encode(pcm, &mut buf).expect("encode");
     }
     println!("{n} packets, {total} bytes");
 }

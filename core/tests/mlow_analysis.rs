@@ -22,18 +22,7 @@ fn load_json(test: &str, name: &str) -> Option<Vec<Value>> {
 
 /// The fixture's packets, as 16-bit samples.
 fn synth_mic(test: &str) -> Option<Vec<[i16; PACKET_LEN]>> {
-    let path = wacall_testkit::shared_file(test, "mlow/synth_mic.raw")?;
-    let bytes = std::fs::read(path).expect("readable synth_mic.raw");
-    let samples: Vec<i16> = bytes
-        .chunks_exact(2)
-        .map(|b| i16::from_le_bytes([b[0], b[1]]))
-        .collect();
-    Some(
-        samples
-            .chunks_exact(PACKET_LEN)
-            .map(|c| c.try_into().expect("packet"))
-            .collect(),
-    )
+    wacall_testkit::shared_pcm_blocks(test, "mlow/synth_mic.raw")
 }
 
 fn f32s(v: &Value) -> Vec<f32> {

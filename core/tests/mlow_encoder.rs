@@ -21,14 +21,7 @@ fn fixture(name: &str) -> Vec<i16> {
 }
 
 fn synth_mic(test: &str) -> Option<Vec<i16>> {
-    let path = wacall_testkit::shared_file(test, "mlow/synth_mic.raw")?;
-    let bytes = std::fs::read(path).expect("readable synth_mic.raw");
-    Some(
-        bytes
-            .chunks_exact(2)
-            .map(|b| i16::from_le_bytes([b[0], b[1]]))
-            .collect(),
-    )
+    wacall_testkit::shared_pcm(test, "mlow/synth_mic.raw")
 }
 
 /// Encodes `pcm` (whole packets only), decodes every packet and returns the decoded signal, the

@@ -79,6 +79,32 @@ fn missing(test: &str, path: &Path) -> Option<PathBuf> {
     None
 }
 
+/// A shared raw PCM file (16-bit little-endian mono, e.g. `mlow/synth_mic.raw`) as samples;
+/// `None` after a skip notice, and a panic under `CI=true`, like [`shared_file`].
+///
+/// # Panics
+/// If the file cannot be read.
+pub fn shared_pcm(test: &str, rel: &str) -> Option<Vec<i16>> {
+    let path = shared_file(test, rel)?;
+    let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{test}: {}: {e}", path.display()));
+    Some(
+        bytes
+            .chunks_exact(2)
+            .map(|b| i16::from_le_bytes([b[0], b[1]]))
+            .collect(),
+    )
+}
+
+/// [`shared_pcm`] cut into whole blocks of `N` samples (a trailing partial block is dropped).
+pub fn shared_pcm_blocks<const N: usize>(test: &str, rel: &str) -> Option<Vec<[i16; N]>> {
+    let pcm = shared_pcm(test, rel)?;
+    Some(
+        pcm.chunks_exact(N)
+            .map(|c| c.try_into().expect("a whole block"))
+            .collect(),
+    )
+}
+
 /// A shared vector file holding a JSON array of hex strings (e.g. the MLow reference packets
 /// `mlow/inbound_capture_frames.json`), decoded to bytes; `None` after a skip notice, and a panic
 /// under `CI=true`, like [`shared_file`].
