@@ -16,12 +16,11 @@ use wacall_core::mlow::analysis::pitch::PitchEstimator;
 use wacall_core::mlow::analysis::pitch::PitchTables;
 use wacall_core::mlow::analysis::vad::Vad;
 
-fn packets() -> Option<Vec<[i16; PACKET_LEN]>> {
-    wacall_testkit::shared_pcm_blocks("mlow_analysis bench", "mlow/synth_mic.raw")
-}
-
 fn bench(c: &mut Criterion) {
-    let Some(pcm) = packets() else {
+    let Some(pcm) = wacall_testkit::shared_pcm_blocks::<PACKET_LEN>(
+        "mlow_analysis bench",
+        "mlow/synth_mic.raw",
+    ) else {
         return;
     };
     let tables = PitchTables::builtin();

@@ -10,12 +10,10 @@ use wacall_core::mlow::analysis::analyser::{Analyser, PacketAnalysis};
 use wacall_core::mlow::analysis::pitch::PitchTables;
 use wacall_core::mlow::encoder::{Config, Encoder, MAX_PACKET_BYTES};
 
-fn packets() -> Option<Vec<[i16; PACKET_LEN]>> {
-    wacall_testkit::shared_pcm_blocks("mlow_encoder bench", "mlow/synth_mic.raw")
-}
-
 fn bench(c: &mut Criterion) {
-    let Some(pcm) = packets() else {
+    let Some(pcm) =
+        wacall_testkit::shared_pcm_blocks::<PACKET_LEN>("mlow_encoder bench", "mlow/synth_mic.raw")
+    else {
         return;
     };
     let tables = PitchTables::builtin();

@@ -479,25 +479,8 @@ impl Encoder {
             let conditional = !packet_start && voiced == prev_voiced;
             let cb = LsfCodebook::builtin(voiced);
             let rd_weight = libm::sqrtf(self.config.bitrate_bps as f32 / 14_000.0);
-            let q = quantize(
-                &cb,
-                &fa.lpc.a,
-                &fa.nlsf,
-                conditional.then_some(&prev_q),
-                rd_weight,
-                LSF_SURVIVORS,
-            );
-            let lsf = match q {
-                Ok(q) => LsfIndices {
-                    grid: q.stage1,
-                    stage2: q.stage2,
-                    interp: 0,
-                },
-                Err(_) => LsfIndices::default(),
-            };
-            let frame_speech: &[f32; FRAME_LEN] = speech[f * FRAME_LEN..(f + 1) * FRAME_LEN]
-                .try_into()
-                .unwrap_or(&[0.0; FRAME_LEN]);
+            let lsf = quantise_lsf(&cb, fa, conditional.then_some(&prev_q), rd_weight);
+            let frame_speech = &speech.as_chunks::<FRAME_LEN>().0[f];
             let (lsf, lpc) = lsf_frame(
                 &mut self.mirror.lsf,
                 &self.history,
@@ -521,10 +504,7 @@ impl Encoder {
                 levels: None,
                 tilt: weighting_tilt(self.config.bitrate_bps),
             };
-            let recon: &mut [f32; FRAME_LEN] = (&mut self.recon
-                [f * FRAME_LEN..(f + 1) * FRAME_LEN])
-                .try_into()
-                .expect("one frame");
+            let recon = &mut self.recon.as_chunks_mut::<FRAME_LEN>().0[f];
             let choice = self.mirror.code_frame(
                 &lpc,
                 &input,
@@ -583,9 +563,7 @@ impl Encoder {
         if self.comfort.active {
             for f in 0..FRAMES {
                 let levels = self.comfort.next_levels();
-                let frame_speech: &[f32; FRAME_LEN] = speech[f * FRAME_LEN..(f + 1) * FRAME_LEN]
-                    .try_into()
-                    .unwrap_or(&[0.0; FRAME_LEN]);
+                let frame_speech = &speech.as_chunks::<FRAME_LEN>().0[f];
                 let input = FrameInput {
                     speech: frame_speech,
                     history: &self.history,
@@ -596,10 +574,7 @@ impl Encoder {
                     levels: Some(levels),
                     tilt: 0.0,
                 };
-                let recon: &mut [f32; FRAME_LEN] = (&mut self.recon
-                    [f * FRAME_LEN..(f + 1) * FRAME_LEN])
-                    .try_into()
-                    .expect("one frame");
+                let recon = &mut self.recon.as_chunks_mut::<FRAME_LEN>().0[f];
                 let lpc = self.comfort.lpc;
                 self.mirror.code_frame(
                     &lpc,
@@ -702,24 +677,9 @@ impl Encoder {
     fn sid_frame(&mut self, speech: &[f32; PACKET_LEN]) -> FrameParams {
         let fa = &self.analysis.frames[FRAMES - 1];
         let cb = LsfCodebook::builtin(false);
-        let lsf = match quantize(&cb, &fa.lpc.a, &fa.nlsf, None, 1.0, LSF_SURVIVORS) {
-            Ok(q) => LsfIndices {
-                grid: q.stage1,
-                stage2: q.stage2,
-                interp: 0,
-            },
-            Err(_) => LsfIndices::default(),
-        };
+        let lsf = quantise_lsf(&cb, fa, None, 1.0);
         // Mean residual level over the block with the analysis predictor.
-        let a = &fa.lpc.a;
-        let mut e = 0.0f32;
-        for t in ORDER..PACKET_LEN {
-            let mut r = speech[t];
-            for k in 1..=ORDER {
-                r += a[k] * speech[t - k];
-            }
-            e += r * r;
-        }
+        let e = residual_energy(speech, ORDER, PACKET_LEN - ORDER, &fa.lpc.a);
         let db = 10.0 * libm::log10f((e / (PACKET_LEN - ORDER) as f32).max(1e-12));
         let (frame_qi, shape_qi, levels) = celp::quantise_residual_db(&[db; SUBFRAMES]);
         FrameParams {
@@ -732,6 +692,25 @@ impl Encoder {
             lsf,
             ..FrameParams::EMPTY
         }
+    }
+}
+
+/// The LSF indices of a frame's analysis NLSFs (`prev`: the previous frame's quantised LSFs when
+/// the frame is coded conditionally); the quantiser only fails on a bad beam width, which is a
+/// constant here, so the fallback is never taken in practice.
+fn quantise_lsf(
+    cb: &LsfCodebook<'_>,
+    fa: &FrameAnalysis,
+    prev: Option<&[f32; ORDER]>,
+    rd_weight: f32,
+) -> LsfIndices {
+    match quantize(cb, &fa.lpc.a, &fa.nlsf, prev, rd_weight, LSF_SURVIVORS) {
+        Ok(q) => LsfIndices {
+            grid: q.stage1,
+            stage2: q.stage2,
+            interp: 0,
+        },
+        Err(_) => LsfIndices::default(),
     }
 }
 
