@@ -211,6 +211,22 @@ impl Ltp {
         }
     }
 
+    /// The two bases [`Ltp::predict`] would weight for a subframe with block lags `lags`, without
+    /// gains (for the encoder's gain and lag search; leaves the working area as `predict` does).
+    pub fn bases(
+        &mut self,
+        lags: [f32; 2],
+        b0: &mut [f32; SUBFRAME_LEN],
+        b1: &mut [f32; SUBFRAME_LEN],
+    ) {
+        let blocks0 = b0.as_chunks_mut::<LAG_BLOCK_LEN>().0;
+        let blocks1 = b1.as_chunks_mut::<LAG_BLOCK_LEN>().0;
+        for (block, ((&lag, x0), x1)) in lags.iter().zip(blocks0).zip(blocks1).enumerate() {
+            let start = LTP_HISTORY_LEN + block * LAG_BLOCK_LEN;
+            self.extend(start, sanitize_lag(lag), x0, x1);
+        }
+    }
+
     /// Appends one subframe of (noise-free) excitation to the history.
     pub fn push(&mut self, exc: &[f32; SUBFRAME_LEN]) {
         self.buf.copy_within(SUBFRAME_LEN..LTP_HISTORY_LEN, 0);

@@ -529,8 +529,7 @@ impl Mirror {
     fn acb_responses(&self, h: &[f32; L], lags: [f32; 2]) -> ([f32; L], [f32; L]) {
         let mut b0 = [0.0f32; L];
         let mut b1 = [0.0f32; L];
-        self.ltp.clone().predict(lags, [1.0, 0.0], &mut b0);
-        self.ltp.clone().predict(lags, [0.0, 1.0], &mut b1);
+        self.ltp.clone().bases(lags, &mut b0, &mut b1);
         (convolve(h, &b0), convolve(h, &b1))
     }
 }
